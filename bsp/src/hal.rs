@@ -1,0 +1,173 @@
+//! The hardware interface: the only way hardware-independent code reaches a board.
+//!
+//! Each trait is small on purpose (Tock OS style): a board implements them with its concrete
+//! drivers, and the application is written against the traits alone.
+
+use core::fmt;
+
+/// What a console read found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleRead {
+    /// One received byte.
+    Byte(u8),
+    /// Nothing received yet: poll again later.
+    Empty,
+    /// The input is gone for good (the sim's stdin reached end of file). A UART never says this.
+    Closed,
+}
+
+/// A byte console: UART0 on the W800, stdin/stdout in the sim.
+pub trait Console: Send {
+    /// Writes every byte (blocking until the transmitter took them).
+    fn write(&mut self, bytes: &[u8]);
+    /// Reads one byte without blocking.
+    fn read(&mut self) -> ConsoleRead;
+}
+
+/// Flash geometry: what the flash chip can erase and program at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlashGeometry {
+    /// Total size in bytes.
+    pub size: u32,
+    /// Erase unit in bytes (W800: 4 KB sector, opcode 0x20).
+    pub sector_size: u32,
+    /// Program unit in bytes (W800: 256 B page, opcode 0x02).
+    pub page_size: u32,
+}
+
+impl FlashGeometry {
+    /// The W800's 2 MB QSPI NOR flash (w800-platform.md section 1.4).
+    pub const W800: FlashGeometry = FlashGeometry {
+        size: 2 * 1024 * 1024,
+        sector_size: 4096,
+        page_size: 256,
+    };
+}
+
+/// Why a flash operation was refused. A refused operation changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashError {
+    /// The range is not inside the flash.
+    OutOfRange { offset: u32, len: u32 },
+    /// An erase address that is not at the start of a sector.
+    UnalignedErase { offset: u32 },
+    /// A program operation that crosses a page boundary.
+    CrossesPage { offset: u32, len: u32 },
+    /// Programming would have to turn a 0 bit into 1, which only an erase can do.
+    /// On the chip this silently leaves the old bits; the sim and QEMU boards refuse it.
+    BitsNotErased { offset: u32 },
+    /// The backing store failed (the sim's flash file).
+    Io,
+}
+
+impl fmt::Display for FlashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FlashError::OutOfRange { offset, len } => {
+                write!(f, "range 0x{offset:X}+0x{len:X} is outside the flash")
+            }
+            FlashError::UnalignedErase { offset } => {
+                write!(f, "erase at 0x{offset:X} is not sector aligned")
+            }
+            FlashError::CrossesPage { offset, len } => {
+                write!(f, "program 0x{offset:X}+0x{len:X} crosses a page boundary")
+            }
+            FlashError::BitsNotErased { offset } => {
+                write!(
+                    f,
+                    "program at 0x{offset:X} would set bits that are not erased"
+                )
+            }
+            FlashError::Io => write!(f, "flash backing store I/O error"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for FlashError {}
+
+/// NOR flash as the W800 has it. Offsets are flash-relative (not the 0x0800_0000 XIP address).
+pub trait Flash: Send {
+    /// The chip's geometry.
+    fn geometry(&self) -> FlashGeometry;
+    /// Reads `buf.len()` bytes at `offset`.
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
+    /// Erases the sector starting at `offset` to 0xFF.
+    fn erase_sector(&mut self, offset: u32) -> Result<(), FlashError>;
+    /// Programs `data` at `offset`; the range must lie inside one page and may only clear bits.
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
+}
+
+/// Why the chip (re)started. Stored in the byte the W800 keeps in RAM's last word
+/// (0x2004_7EFC) across a soft reset; values as `wm_debug.h` numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ResetReason {
+    /// Power applied or the reset button: RAM holds nothing.
+    PowerOn = 0,
+    /// Wake from standby.
+    Standby = 1,
+    /// A CPU exception.
+    Exception = 2,
+    /// The watchdog expired.
+    Watchdog = 3,
+    /// The user asked for it (`reboot`).
+    User = 4,
+    /// An OTA image was written and is to be applied.
+    Ota = 5,
+}
+
+impl ResetReason {
+    /// Decodes the stored byte; anything unknown is treated as a power-on (RAM garbage).
+    pub fn from_byte(byte: u8) -> ResetReason {
+        match byte {
+            1 => ResetReason::Standby,
+            2 => ResetReason::Exception,
+            3 => ResetReason::Watchdog,
+            4 => ResetReason::User,
+            5 => ResetReason::Ota,
+            _ => ResetReason::PowerOn,
+        }
+    }
+
+    /// A word for logs and the banner.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetReason::PowerOn => "power-on",
+            ResetReason::Standby => "standby wake",
+            ResetReason::Exception => "exception",
+            ResetReason::Watchdog => "watchdog",
+            ResetReason::User => "user reboot",
+            ResetReason::Ota => "ota",
+        }
+    }
+}
+
+impl fmt::Display for ResetReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", *self as u8, self.as_str())
+    }
+}
+
+/// Restarting the chip.
+pub trait Reset: Send + Sync {
+    /// The reason stored before the reset that started this run.
+    fn last_reason(&self) -> ResetReason;
+    /// Stores `reason` where it survives the reset, then resets. Never returns.
+    fn reset(&self, reason: ResetReason) -> !;
+    /// Stops the machine for good: the sim process exits with `status`, QEMU through its
+    /// exit device. The W800 has no such thing and resets instead.
+    fn power_off(&self, status: u8) -> !;
+}
+
+/// Fills buffers with random bytes (the W800's TRNG, the host's getrandom in the sim).
+pub trait Entropy: Send {
+    /// Fills `buf`.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// Wall-clock time, set by SNTP later; until then it counts from the epoch at boot.
+pub trait Clock: Send + Sync {
+    /// Seconds since the Unix epoch, as the board's real-time clock knows them.
+    fn unix_time(&self) -> u64;
+}

@@ -1,0 +1,13 @@
+//! Board support for the WinnerMicro W800 firmware.
+//!
+//! Hardware-independent code talks to hardware only through the small traits in [`hal`];
+//! each board under `board` implements them. The W800 on-flash formats (image header,
+//! partition table) live in [`format`](mod@format) and are shared with the host tools.
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
+
+pub mod format;
+pub mod hal;
+pub mod nor;
+
+#[cfg(feature = "sim")]
+pub mod board;

@@ -1,0 +1,91 @@
+/* The few FreeRTOS services the Rust side needs that the freertos-next shim does not offer.
+ * Everything here is a thin call into the kernel: the logic stays in Rust. */
+#include "FreeRTOS.h"
+#include "task.h"
+#include "timers.h"
+
+/* The Rust side declares these types as 32-bit (the chip and the i686 sim are 32-bit). */
+_Static_assert(sizeof(BaseType_t) == 4, "BaseType_t must be 32-bit");
+_Static_assert(sizeof(UBaseType_t) == 4, "UBaseType_t must be 32-bit");
+_Static_assert(sizeof(TickType_t) == 4, "TickType_t must be 32-bit");
+_Static_assert(sizeof(size_t) == 4, "size_t must be 32-bit");
+_Static_assert(sizeof(void *) == 4, "pointers must be 32-bit");
+
+/* Runs a task's Rust body, then deletes the task. The delete happens here, outside any Rust
+ * frame: in the POSIX port it ends the thread with pthread_exit, whose forced unwind must not
+ * cross Rust code. */
+void kernel_run_task_body(void *body);
+
+static void kernel_task_trampoline(void *body) {
+    kernel_run_task_body(body);
+    vTaskDelete(NULL);
+}
+
+/* Creates a task running `body` (a `name` of `name_len` bytes is copied and terminated). */
+BaseType_t kernel_spawn(void *body, const char *name, uint32_t name_len, uint32_t stack_words,
+                        uint32_t priority) {
+    char c_name[configMAX_TASK_NAME_LEN] = {0};
+    for (uint32_t i = 0; i < name_len && i < configMAX_TASK_NAME_LEN - 1; i++) {
+        c_name[i] = name[i];
+    }
+    return xTaskCreate(kernel_task_trampoline, c_name, stack_words, body, priority, NULL);
+}
+
+/* One row of the task list, with fixed-width fields the Rust side can mirror exactly. */
+struct kernel_task_row {
+    char name[configMAX_TASK_NAME_LEN];
+    uint32_t number;
+    uint32_t state;
+    uint32_t priority;
+    uint32_t stack_high_water_words;
+};
+
+/* Fills up to `max` rows; returns the number filled (0 when out of memory). */
+uint32_t kernel_task_list(struct kernel_task_row *rows, uint32_t max) {
+    UBaseType_t count = uxTaskGetNumberOfTasks();
+    TaskStatus_t *status = pvPortMalloc(sizeof(TaskStatus_t) * count);
+    if (status == NULL) {
+        return 0;
+    }
+    count = uxTaskGetSystemState(status, count, NULL);
+    uint32_t filled = 0;
+    for (UBaseType_t i = 0; i < count && filled < max; i++) {
+        struct kernel_task_row *row = &rows[filled++];
+        for (int c = 0; c < configMAX_TASK_NAME_LEN; c++) {
+            row->name[c] = status[i].pcTaskName[c];
+            if (row->name[c] == '\0') {
+                break;
+            }
+        }
+        row->name[configMAX_TASK_NAME_LEN - 1] = '\0';
+        row->number = status[i].xTaskNumber;
+        row->state = (uint32_t)status[i].eCurrentState;
+        row->priority = status[i].uxCurrentPriority;
+        row->stack_high_water_words = status[i].usStackHighWaterMark;
+    }
+    vPortFree(status);
+    return filled;
+}
+
+/* Deletes a timer and then runs `release(context)` in the timer daemon. The daemon handles its
+ * command queue in order, so `release` runs after the delete took effect: the timer's callback
+ * can no longer run by then, and its closure may be freed. Returns pdFAIL when the delete could
+ * not be queued (then nothing was done); when only the release could not be queued, the
+ * closure leaks, which is safe. */
+BaseType_t kernel_timer_delete_then(TimerHandle_t timer, PendedFunction_t release, void *context,
+                                    TickType_t block) {
+    if (xTimerDelete(timer, block) != pdPASS) {
+        return pdFAIL;
+    }
+    (void)xTimerPendFunctionCall(release, context, 0, block);
+    return pdPASS;
+}
+
+/* Whether the caller is the timer daemon, where blocking on the daemon's own queue deadlocks. */
+BaseType_t kernel_in_timer_daemon(void) {
+    return xTaskGetCurrentTaskHandle() == xTimerGetTimerDaemonTaskHandle();
+}
+
+uint32_t kernel_tick_rate_hz(void) { return configTICK_RATE_HZ; }
+uint32_t kernel_max_priorities(void) { return configMAX_PRIORITIES; }
+size_t kernel_heap_total(void) { return configTOTAL_HEAP_SIZE; }

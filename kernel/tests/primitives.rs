@@ -1,0 +1,325 @@
+//! The kernel primitives, run for real on the FreeRTOS POSIX port.
+//!
+//! The scheduler can start only once per process and only FreeRTOS tasks may call the kernel,
+//! so this test has its own harness: one task runs every case in turn, prints a line per
+//! case and the closing `N passed, N failed`, and exits with the verdict.
+
+use kernel::{Mutex, Queue, Timer, FOREVER};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[global_allocator]
+static HEAP: kernel::Heap = kernel::Heap;
+
+type Outcome = Result<(), String>;
+
+fn ensure(cond: bool, what: impl Into<String>) -> Outcome {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn spawned_task_runs_and_ends() -> Outcome {
+    let done = Arc::new(Queue::<u32>::new(1).map_err(|e| e.to_string())?);
+    let before = kernel::task_list().len();
+    let tx = done.clone();
+    kernel::spawn("worker", 512, 3, move || {
+        tx.send(42, FOREVER).ok();
+    })
+    .map_err(|e| e.to_string())?;
+    ensure(done.receive(ms(1000)) == Some(42), "worker did not report")?;
+    // The finished task deletes itself; the idle task reclaims it soon after.
+    kernel::delay(ms(20));
+    let after = kernel::task_list().len();
+    ensure(after == before, format!("task count {before} -> {after}"))
+}
+
+fn invalid_priority_is_refused() -> Outcome {
+    let max = kernel::max_priority();
+    ensure(
+        kernel::spawn("bad", 256, max, || {}) == Err(kernel::Error::InvalidPriority),
+        "priority == configMAX_PRIORITIES accepted",
+    )
+}
+
+fn queue_is_fifo_and_bounded() -> Outcome {
+    let q = Queue::<u16>::new(3).map_err(|e| e.to_string())?;
+    for v in [1, 2, 3] {
+        ensure(q.send(v, ms(0)).is_ok(), "send into room failed")?;
+    }
+    ensure(
+        q.send(4, ms(0)) == Err(4),
+        "full queue did not hand the item back",
+    )?;
+    ensure(q.len() == 3, "len")?;
+    let got: Vec<_> = (0..3).filter_map(|_| q.receive(ms(0))).collect();
+    ensure(got == [1, 2, 3], format!("order {got:?}"))?;
+    ensure(q.is_empty(), "not empty")
+}
+
+fn queue_receive_times_out() -> Outcome {
+    let q = Queue::<u8>::new(1).map_err(|e| e.to_string())?;
+    let start = kernel::now_ms();
+    ensure(q.receive(ms(30)).is_none(), "received from an empty queue")?;
+    let waited = kernel::now_ms().wrapping_sub(start);
+    ensure(waited >= 30, format!("waited only {waited} ms"))
+}
+
+struct DropCounter(Arc<AtomicU32>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn queue_moves_owned_items_and_drops_leftovers() -> Outcome {
+    let drops = Arc::new(AtomicU32::new(0));
+    {
+        let q = Queue::<DropCounter>::new(4).map_err(|e| e.to_string())?;
+        for _ in 0..3 {
+            q.send(DropCounter(drops.clone()), ms(0))
+                .map_err(|_| "send")?;
+        }
+        ensure(drops.load(Ordering::SeqCst) == 0, "sending dropped an item")?;
+        let one = q.receive(ms(0)).ok_or("receive")?;
+        drop(one);
+        ensure(
+            drops.load(Ordering::SeqCst) == 1,
+            "received item not dropped once",
+        )?;
+    }
+    ensure(
+        drops.load(Ordering::SeqCst) == 3,
+        format!(
+            "{} drops, want 3: leftovers leaked",
+            drops.load(Ordering::SeqCst)
+        ),
+    )?;
+    ensure(Arc::strong_count(&drops) == 1, "a queued Arc leaked")
+}
+
+fn send_from_isr_wakes_a_waiting_task() -> Outcome {
+    let to_task = Arc::new(Queue::<u32>::new(2).map_err(|e| e.to_string())?);
+    let back = Arc::new(Queue::<u32>::new(2).map_err(|e| e.to_string())?);
+    let (rx, tx) = (to_task.clone(), back.clone());
+    kernel::spawn("isr-rx", 512, 5, move || {
+        if let Some(v) = rx.receive(ms(1000)) {
+            tx.send(v + 1, FOREVER).ok();
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    kernel::delay(ms(10));
+    let sent = kernel::simulate_interrupt(|isr| to_task.send_from_isr(isr, 7));
+    ensure(sent.is_ok(), "send_from_isr failed")?;
+    ensure(
+        back.receive(ms(1000)) == Some(8),
+        "the woken task did not answer",
+    )?;
+    // A full queue gives the item back from an interrupt too.
+    let full = Queue::<u8>::new(1).map_err(|e| e.to_string())?;
+    full.send(1, ms(0)).map_err(|_| "send")?;
+    let refused = kernel::simulate_interrupt(|isr| full.send_from_isr(isr, 2));
+    ensure(refused == Err(2), "full queue accepted from an interrupt")
+}
+
+fn mutex_serialises_tasks() -> Outcome {
+    let counter = Arc::new(Mutex::new(0u32).map_err(|e| e.to_string())?);
+    let done = Arc::new(Queue::<()>::new(4).map_err(|e| e.to_string())?);
+    for name in ["inc-a", "inc-b"] {
+        let (counter, done) = (counter.clone(), done.clone());
+        kernel::spawn(name, 512, 2, move || {
+            for i in 0..500 {
+                let mut c = counter.lock();
+                let v = *c;
+                if i % 50 == 0 {
+                    kernel::yield_now();
+                }
+                *c = v + 1;
+            }
+            done.send((), FOREVER).ok();
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    for _ in 0..2 {
+        ensure(
+            done.receive(ms(5000)).is_some(),
+            "incrementer did not finish",
+        )?;
+    }
+    let total = *counter.lock();
+    ensure(total == 1000, format!("counter {total}, want 1000"))
+}
+
+fn mutex_lock_for_times_out_while_held() -> Outcome {
+    let m = Arc::new(Mutex::new(()).map_err(|e| e.to_string())?);
+    let held = Arc::new(Queue::<()>::new(1).map_err(|e| e.to_string())?);
+    let release = Arc::new(Queue::<()>::new(1).map_err(|e| e.to_string())?);
+    let (m2, held2, release2) = (m.clone(), held.clone(), release.clone());
+    kernel::spawn("holder", 512, 2, move || {
+        let _guard = m2.lock();
+        held2.send((), FOREVER).ok();
+        release2.receive(FOREVER);
+    })
+    .map_err(|e| e.to_string())?;
+    ensure(held.receive(ms(1000)).is_some(), "holder did not lock")?;
+    ensure(m.lock_for(ms(20)).is_none(), "locked a held mutex")?;
+    release.send((), FOREVER).ok();
+    let relocked = m.lock_for(ms(1000)).is_some();
+    ensure(relocked, "mutex not released")
+}
+
+fn timers_fire_stop_and_free_their_closure() -> Outcome {
+    let fired = Arc::new(AtomicU32::new(0));
+    let f = fired.clone();
+    let periodic = Timer::new("tick", ms(10), true, move || {
+        f.fetch_add(1, Ordering::SeqCst);
+    })
+    .map_err(|e| e.to_string())?;
+    periodic.start(FOREVER).map_err(|e| e.to_string())?;
+    kernel::delay(ms(100));
+    periodic.stop(FOREVER).map_err(|e| e.to_string())?;
+    kernel::delay(ms(5));
+    let n = fired.load(Ordering::SeqCst);
+    ensure(n >= 3, format!("periodic timer fired {n} times in 100 ms"))?;
+    kernel::delay(ms(50));
+    ensure(fired.load(Ordering::SeqCst) == n, "fired after stop")?;
+
+    let once = Arc::new(AtomicU32::new(0));
+    let o = once.clone();
+    let one_shot = Timer::new("once", ms(5), false, move || {
+        o.fetch_add(1, Ordering::SeqCst);
+    })
+    .map_err(|e| e.to_string())?;
+    one_shot.start(FOREVER).map_err(|e| e.to_string())?;
+    kernel::delay(ms(60));
+    ensure(
+        once.load(Ordering::SeqCst) == 1,
+        "one-shot did not fire exactly once",
+    )?;
+
+    drop(periodic);
+    drop(one_shot);
+    // The closures (holding the Arcs) are freed by the timer daemon after the deletes.
+    kernel::delay(ms(20));
+    ensure(
+        Arc::strong_count(&fired) == 1 && Arc::strong_count(&once) == 1,
+        "timer closures were not released after drop",
+    )
+}
+
+fn delay_and_clock_agree() -> Outcome {
+    let start = kernel::now_ms();
+    kernel::delay(ms(25));
+    let waited = kernel::now_ms().wrapping_sub(start);
+    ensure(
+        (25..1000).contains(&waited),
+        format!("delay(25 ms) took {waited} ms"),
+    )
+}
+
+fn heap_honours_alignment_and_counts() -> Outcome {
+    #[repr(align(64))]
+    struct Wide([u8; 100]);
+    let before = kernel::heap_stats();
+    let boxes: Vec<Box<Wide>> = (0..8).map(|_| Box::new(Wide([1; 100]))).collect();
+    for b in &boxes {
+        ensure(
+            (&**b as *const Wide as usize) % 64 == 0,
+            "misaligned allocation",
+        )?;
+        ensure(b.0.iter().all(|x| *x == 1), "contents")?;
+    }
+    let big = vec![0u8; 32 * 1024];
+    let during = kernel::heap_stats();
+    ensure(
+        during.free + 32 * 1024 <= before.free,
+        "a 32 KiB block did not reduce free heap",
+    )?;
+    drop(big);
+    drop(boxes);
+    let after = kernel::heap_stats();
+    ensure(
+        after.free == before.free,
+        format!("leak: {} -> {}", before.free, after.free),
+    )?;
+    ensure(
+        after.min_free <= during.free,
+        "minimum ever free is above a seen value",
+    )?;
+    ensure(before.total == 256 * 1024, "configTOTAL_HEAP_SIZE")
+}
+
+fn task_list_shows_every_task() -> Outcome {
+    let list = kernel::task_list();
+    let names: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
+    for want in ["IDLE", "Tmr Svc", "init"] {
+        ensure(
+            names.contains(&want),
+            format!("{want} missing from {names:?}"),
+        )?;
+    }
+    let me = list.iter().find(|t| t.name == "init").ok_or("init")?;
+    ensure(
+        me.state == kernel::TaskState::Running,
+        format!("init is {:?}", me.state),
+    )?;
+    ensure(me.priority == 1, "init priority")?;
+    ensure(
+        list.iter().all(|t| t.stack_high_water_words > 0),
+        "a task reports no stack high-water mark",
+    )
+}
+
+const CASES: &[(&str, fn() -> Outcome)] = &[
+    ("spawned_task_runs_and_ends", spawned_task_runs_and_ends),
+    ("invalid_priority_is_refused", invalid_priority_is_refused),
+    ("queue_is_fifo_and_bounded", queue_is_fifo_and_bounded),
+    ("queue_receive_times_out", queue_receive_times_out),
+    (
+        "queue_moves_owned_items_and_drops_leftovers",
+        queue_moves_owned_items_and_drops_leftovers,
+    ),
+    (
+        "send_from_isr_wakes_a_waiting_task",
+        send_from_isr_wakes_a_waiting_task,
+    ),
+    ("mutex_serialises_tasks", mutex_serialises_tasks),
+    (
+        "mutex_lock_for_times_out_while_held",
+        mutex_lock_for_times_out_while_held,
+    ),
+    (
+        "timers_fire_stop_and_free_their_closure",
+        timers_fire_stop_and_free_their_closure,
+    ),
+    ("delay_and_clock_agree", delay_and_clock_agree),
+    (
+        "heap_honours_alignment_and_counts",
+        heap_honours_alignment_and_counts,
+    ),
+    ("task_list_shows_every_task", task_list_shows_every_task),
+];
+
+fn main() {
+    kernel::start(2048, || {
+        let mut failed = 0;
+        for (name, case) in CASES {
+            match case() {
+                Ok(()) => println!("test {name} ... ok"),
+                Err(why) => {
+                    failed += 1;
+                    println!("test {name} ... FAILED: {why}");
+                }
+            }
+        }
+        println!("{} passed, {} failed", CASES.len() - failed, failed);
+        std::process::exit(i32::from(failed != 0));
+    })
+}

@@ -1,0 +1,108 @@
+//! The tool's one error type.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use bsp::format::{image, ptable};
+
+/// Everything that can make a command fail (exit code 1). Usage errors are separate
+/// ([`crate::cli::UsageError`], exit code 2).
+#[derive(Debug)]
+pub enum Error {
+    /// Reading or writing `path` failed.
+    Io { path: PathBuf, error: io::Error },
+    /// The image (the file given, or the outer header of an `_ota.img`) is invalid.
+    Image(image::Error),
+    /// The image inside an `_ota.img`'s xz stream is invalid.
+    InnerImage(image::Error),
+    /// A partition table is invalid (or a partition does not fit the table).
+    Table(ptable::Error),
+    /// The file is not exactly header + body (+ signature).
+    FileLength { expected: usize, actual: usize },
+    /// The input file is empty.
+    EmptyInput,
+    /// The partition table has no partition `name`.
+    UnknownPartition(String),
+    /// `what` is `len` bytes, more than the `limit` bytes that `partition` can hold.
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        limit: usize,
+        partition: String,
+    },
+    /// `pack --ota` was given an image that is already compressed, or an `_ota.img` holds
+    /// another compressed image.
+    AlreadyCompressed,
+    /// `unpack` was given an image that is not xz-compressed.
+    NotCompressed,
+    /// liblzma failed.
+    Xz(liblzma::stream::Error),
+    /// The xz stream ended early.
+    XzTruncated,
+    /// The xz stream decompresses to more than `limit` bytes.
+    XzTooLarge { limit: usize },
+    /// Bytes other than at most 3 bytes of 0xFF padding follow the xz stream.
+    XzTrailingData { len: usize },
+    /// The xz stream or block header is malformed or not what the W800 expects.
+    XzHeader(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            Error::Image(error) => write!(f, "{error}"),
+            Error::InnerImage(error) => write!(f, "inner image (inside the xz stream): {error}"),
+            Error::Table(error) => write!(f, "{error}"),
+            Error::FileLength { expected, actual } => write!(
+                f,
+                "file is {actual} bytes, the header says {expected} (header + body + signature)"
+            ),
+            Error::EmptyInput => write!(f, "input file is empty"),
+            Error::UnknownPartition(name) => {
+                write!(f, "the partition table has no \"{name}\" partition")
+            }
+            Error::TooLarge {
+                what,
+                len,
+                limit,
+                partition,
+            } => write!(
+                f,
+                "{what} is {len} bytes, partition \"{partition}\" holds at most {limit}"
+            ),
+            Error::AlreadyCompressed => write!(f, "image is already xz-compressed"),
+            Error::NotCompressed => write!(f, "image is not xz-compressed"),
+            Error::Xz(error) => write!(f, "xz: {error}"),
+            Error::XzTruncated => write!(f, "xz stream is truncated"),
+            Error::XzTooLarge { limit } => {
+                write!(f, "xz stream decompresses to more than {limit} bytes")
+            }
+            Error::XzTrailingData { len } => {
+                write!(f, "{len} bytes after the xz stream are not 0xFF padding")
+            }
+            Error::XzHeader(reason) => write!(f, "xz header: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<image::Error> for Error {
+    fn from(error: image::Error) -> Self {
+        Error::Image(error)
+    }
+}
+
+impl From<ptable::Error> for Error {
+    fn from(error: ptable::Error) -> Self {
+        Error::Table(error)
+    }
+}
+
+impl From<liblzma::stream::Error> for Error {
+    fn from(error: liblzma::stream::Error) -> Self {
+        Error::Xz(error)
+    }
+}

@@ -1,0 +1,456 @@
+//! `.img` and `_ota.img` files as bytes: pack, unpack, validate, describe.
+//!
+//! File layout (`/work/shared/facts/w800-platform.md` section 2.2): a `.img` is a 64-byte
+//! header followed by the body (the raw binary padded with 0xFF to a multiple of 4) and, if the
+//! header says so, a 128-byte signature. An `_ota.img` is a new header followed by the xz stream
+//! of a whole `.img`, padded with 0xFF to a multiple of 4. All format work is done by
+//! `bsp::format`.
+
+use std::fmt::Write as _;
+
+use bsp::format::crc::jamcrc;
+use bsp::format::image::{
+    BootloaderFlags, CompressType, ImageAttr, ImageHeaderRepr, ImageType, Version, HEADER_AREA,
+    HEADER_LEN,
+};
+use bsp::format::ptable::{PartitionTableRepr, APP, APP_OTA, W800_FLASH_SIZE};
+
+use crate::error::Error;
+use crate::xz;
+
+/// An image file whose header, length and body checksum have been verified.
+#[derive(Debug, Clone, Copy)]
+pub struct Image<'a> {
+    /// The decoded header.
+    pub header: ImageHeaderRepr,
+    /// The `img_len` bytes after the header.
+    pub body: &'a [u8],
+    /// The signature after the body (empty unless the `signature` bit is set).
+    pub signature: &'a [u8],
+}
+
+impl<'a> Image<'a> {
+    /// Validates `file`: header, total length, body checksum.
+    pub fn parse(file: &'a [u8]) -> Result<Self, bsp::format::image::Error> {
+        let header = ImageHeaderRepr::parse_bytes(file)?;
+        let rest = file.get(HEADER_LEN..).unwrap_or_default();
+        let body_len = usize::try_from(header.img_len).unwrap_or(usize::MAX);
+        let (body, signature) = rest.split_at(body_len.min(rest.len()));
+        header.check_body(body)?;
+        Ok(Image {
+            header,
+            body,
+            signature,
+        })
+    }
+
+    /// Like [`Image::parse`], and also checks that nothing but the expected signature follows
+    /// the body.
+    pub fn parse_exact(file: &'a [u8]) -> Result<Self, Error> {
+        let image = Image::parse(file)?;
+        let expected = HEADER_LEN + image.body.len() + image.header.signature_len();
+        if file.len() != expected {
+            return Err(Error::FileLength {
+                expected,
+                actual: file.len(),
+            });
+        }
+        Ok(image)
+    }
+}
+
+/// Settings of `pack` (raw binary → `.img`).
+#[derive(Debug, Clone)]
+pub struct PackSettings {
+    /// Table that places the image.
+    pub table: PartitionTableRepr,
+    /// Partition whose start gets the header.
+    pub partition: String,
+    /// `ver`.
+    pub version: Version,
+    /// `upd_no`.
+    pub upd_no: u32,
+}
+
+/// Appends 0xFF until the length is a multiple of 4, as the SDK pads bodies.
+pub fn pad_to_word(data: &mut Vec<u8>) {
+    data.resize(data.len().next_multiple_of(4), 0xFF);
+}
+
+/// Raw binary → `.img`: header at the partition's start, run address 0x400 further, upgrade
+/// address at the table's app_ota partition (0 without one), user image, uncompressed.
+pub fn pack(raw: &[u8], settings: &PackSettings) -> Result<Vec<u8>, Error> {
+    if raw.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    let partition = settings
+        .table
+        .find(&settings.partition)
+        .ok_or_else(|| Error::UnknownPartition(settings.partition.clone()))?;
+    let mut body = raw.to_vec();
+    pad_to_word(&mut body);
+    // The body runs HEADER_AREA bytes into the partition (section 2.2: app length = partition
+    // size − 0x400).
+    let limit = usize::try_from(partition.size.saturating_sub(HEADER_AREA)).unwrap_or(usize::MAX);
+    if body.len() > limit {
+        return Err(Error::TooLarge {
+            what: "padded body",
+            len: body.len(),
+            limit,
+            partition: settings.partition.clone(),
+        });
+    }
+    let upgrade = settings.table.find(APP_OTA).map(|p| p.offset);
+    let header = ImageHeaderRepr::for_partition(
+        partition.offset,
+        upgrade,
+        &body,
+        settings.version,
+        settings.upd_no,
+        ImageAttr::new(ImageType::User, CompressType::None),
+    )?;
+    let mut file = header.to_bytes().to_vec();
+    file.extend_from_slice(&body);
+    Ok(file)
+}
+
+/// Overrides for the outer header of `pack --ota`; `None` copies the inner header's value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OtaOverrides {
+    /// `ver`.
+    pub version: Option<Version>,
+    /// `upd_no`.
+    pub upd_no: Option<u32>,
+}
+
+/// `.img` → `_ota.img`: xz of the whole validated `.img`, padded with 0xFF to 4 bytes, behind a
+/// new header (user image, xz, the inner header's addresses, `upd_no` and `ver` unless
+/// overridden, bootloader flags 0). The result must fit the table's app_ota partition, and the
+/// `.img` the app partition it is installed into.
+pub fn pack_ota(
+    img: &[u8],
+    table: &PartitionTableRepr,
+    overrides: OtaOverrides,
+) -> Result<Vec<u8>, Error> {
+    let inner = Image::parse_exact(img)?;
+    if inner.header.attr.compress_type()? != CompressType::None {
+        return Err(Error::AlreadyCompressed);
+    }
+    check_fits(table, APP, "image", img.len())?;
+    let mut body = xz::compress(img)?;
+    pad_to_word(&mut body);
+    check_fits(table, APP_OTA, "OTA image", HEADER_LEN + body.len())?;
+    // The partition size is a u32, so a body that fits it has a u32 length.
+    let img_len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    let header = ImageHeaderRepr {
+        attr: ImageAttr::new(ImageType::User, CompressType::Xz),
+        img_addr: inner.header.img_addr,
+        img_len,
+        header_addr: inner.header.header_addr,
+        upgrade_addr: inner.header.upgrade_addr,
+        org_checksum: jamcrc(&body),
+        upd_no: overrides.upd_no.unwrap_or(inner.header.upd_no),
+        version: overrides.version.unwrap_or(inner.header.version),
+        bootloader_flags: BootloaderFlags::default(),
+        next: 0,
+    };
+    let mut file = header.to_bytes().to_vec();
+    file.extend_from_slice(&body);
+    Ok(file)
+}
+
+/// Fails unless `len` bytes fit in partition `name` of `table`.
+fn check_fits(
+    table: &PartitionTableRepr,
+    name: &str,
+    what: &'static str,
+    len: usize,
+) -> Result<(), Error> {
+    let limit = partition_size(table, name)?;
+    if len > limit {
+        return Err(Error::TooLarge {
+            what,
+            len,
+            limit,
+            partition: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn partition_size(table: &PartitionTableRepr, name: &str) -> Result<usize, Error> {
+    let partition = table
+        .find(name)
+        .ok_or_else(|| Error::UnknownPartition(name.to_owned()))?;
+    Ok(usize::try_from(partition.size).unwrap_or(usize::MAX))
+}
+
+/// `_ota.img` → `.img`: verifies the outer image, decompresses at most `limit` bytes and
+/// verifies the inner image.
+fn decompress_ota(outer: &Image<'_>, limit: usize) -> Result<Vec<u8>, Error> {
+    if outer.header.attr.compress_type()? != CompressType::Xz {
+        return Err(Error::NotCompressed);
+    }
+    let inner = xz::decompress(outer.body, limit)?;
+    let image = Image::parse_exact(&inner).map_err(|error| match error {
+        Error::Image(error) => Error::InnerImage(error),
+        other => other,
+    })?;
+    if image.header.attr.compress_type() != Ok(CompressType::None) {
+        return Err(Error::AlreadyCompressed);
+    }
+    Ok(inner)
+}
+
+/// `_ota.img` → the `.img` inside it, refusing output larger than the table's app partition.
+pub fn unpack(ota: &[u8], table: &PartitionTableRepr) -> Result<Vec<u8>, Error> {
+    let outer = Image::parse_exact(ota)?;
+    decompress_ota(&outer, partition_size(table, APP)?)
+}
+
+/// A verified description of an image file: every header field, both checksums, and for an
+/// `_ota.img` the xz stream and the inner image.
+pub fn inspect(file: &[u8]) -> Result<String, Error> {
+    let image = Image::parse_exact(file)?;
+    let mut report = String::new();
+    describe(&mut report, &image, "");
+    if image.header.attr.compress_type()? == CompressType::Xz {
+        let info = xz::stream_info(image.body)?;
+        info.check_w800()?;
+        // Nothing larger than the flash can ever be installed.
+        let limit = usize::try_from(W800_FLASH_SIZE).unwrap_or(usize::MAX);
+        let inner = decompress_ota(&image, limit)?;
+        let _ = writeln!(report, "xz stream: {info}");
+        let _ = writeln!(
+            report,
+            "inner image (xz-decompressed, {} bytes):",
+            inner.len()
+        );
+        let inner_image = Image::parse_exact(&inner)?;
+        describe(&mut report, &inner_image, "  ");
+    }
+    Ok(report)
+}
+
+/// Appends the header dump and checksum results of a verified image.
+fn describe(report: &mut String, image: &Image<'_>, indent: &str) {
+    // Writing to a String cannot fail.
+    for line in image.header.to_string().lines() {
+        let _ = writeln!(report, "{indent}{line}");
+    }
+    let _ = writeln!(report, "{indent}header checksum: ok");
+    let _ = writeln!(
+        report,
+        "{indent}body checksum: ok ({} bytes, 0x{:08x})",
+        image.body.len(),
+        image.header.org_checksum
+    );
+    if !image.signature.is_empty() {
+        let _ = writeln!(
+            report,
+            "{indent}signature: {} bytes (not verified)",
+            image.signature.len()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bsp::format::image::{self, ImageHeader};
+
+    fn settings() -> PackSettings {
+        PackSettings {
+            table: PartitionTableRepr::with_ota(),
+            partition: APP.to_owned(),
+            version: Version::new("0.1.0").unwrap(),
+            upd_no: 3,
+        }
+    }
+
+    /// Something shaped like firmware: compressible but not trivial.
+    fn firmware(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| [0x13, 0x37, (i >> 4) as u8, (i % 7) as u8][i % 4])
+            .collect()
+    }
+
+    #[test]
+    fn pack_places_the_header_and_pads_the_body() {
+        let raw = firmware(1001);
+        let img = pack(&raw, &settings()).unwrap();
+        assert_eq!(img.len(), HEADER_LEN + 1004);
+        assert_eq!(&img[HEADER_LEN + 1001..], [0xFF; 3]);
+        let image = Image::parse_exact(&img).unwrap();
+        assert_eq!(image.header.header_addr, 0x0800_F000);
+        assert_eq!(image.header.img_addr, 0x0800_F400);
+        assert_eq!(image.header.upgrade_addr, 0x0813_1000);
+        assert_eq!(image.header.img_len, 1004);
+        assert_eq!(image.header.upd_no, 3);
+        assert_eq!(image.header.version.as_str(), "0.1.0");
+        assert_eq!(image.header.attr.img_type(), Ok(ImageType::User));
+        assert_eq!(image.header.attr.compress_type(), Ok(CompressType::None));
+        assert!(inspect(&img).unwrap().contains("body checksum: ok"));
+    }
+
+    #[test]
+    fn pack_without_app_ota_has_no_upgrade_address() {
+        let settings = PackSettings {
+            table: PartitionTableRepr::large(),
+            ..settings()
+        };
+        let img = pack(&firmware(64), &settings).unwrap();
+        assert_eq!(Image::parse(&img).unwrap().header.upgrade_addr, 0);
+    }
+
+    #[test]
+    fn pack_rejects_bad_inputs() {
+        assert!(matches!(pack(&[], &settings()), Err(Error::EmptyInput)));
+        let unknown = PackSettings {
+            partition: "nope".to_owned(),
+            ..settings()
+        };
+        assert!(matches!(
+            pack(&[1], &unknown),
+            Err(Error::UnknownPartition(name)) if name == "nope"
+        ));
+        let user = PackSettings {
+            partition: "user".to_owned(),
+            ..settings()
+        };
+        assert!(matches!(
+            pack(&firmware(0x1C01), &user),
+            Err(Error::TooLarge { limit: 0x1C00, .. })
+        ));
+        assert!(pack(&firmware(0x1C00), &user).is_ok());
+    }
+
+    #[test]
+    fn ota_round_trip_gives_back_the_identical_img() {
+        let img = pack(&firmware(200_000), &settings()).unwrap();
+        let table = PartitionTableRepr::with_ota();
+        let ota = pack_ota(&img, &table, OtaOverrides::default()).unwrap();
+        assert!(ota.len() < img.len());
+        assert_eq!(ota.len() % 4, 0);
+
+        let outer = Image::parse_exact(&ota).unwrap();
+        let inner = Image::parse(&img).unwrap().header;
+        assert_eq!(outer.header.attr, ImageAttr(0x0010_0001));
+        assert_eq!(outer.header.attr.compress_type(), Ok(CompressType::Xz));
+        assert_eq!(outer.header.org_checksum, jamcrc(&ota[HEADER_LEN..]));
+        assert_eq!(outer.header.check_body(&ota[HEADER_LEN..]), Ok(()));
+        assert_eq!(outer.header.header_addr, inner.header_addr);
+        assert_eq!(outer.header.img_addr, inner.img_addr);
+        assert_eq!(outer.header.upgrade_addr, inner.upgrade_addr);
+        assert_eq!(outer.header.upd_no, inner.upd_no);
+        assert_eq!(outer.header.version, inner.version);
+        assert_eq!(outer.header.bootloader_flags.0, 0);
+
+        let info = xz::stream_info(outer.body).unwrap();
+        assert_eq!(outer.body[7], xz::CHECK_CRC32);
+        assert_eq!(info.check, xz::CHECK_CRC32);
+        assert_eq!(info.dict_size, 1 << 15);
+
+        assert_eq!(unpack(&ota, &table).unwrap(), img);
+        let report = inspect(&ota).unwrap();
+        assert!(report.contains("compress_type xz"), "{report}");
+        assert!(report.contains("inner image"), "{report}");
+        assert!(report.contains("LZMA2 dictionary 32768 bytes"), "{report}");
+    }
+
+    #[test]
+    fn ota_overrides_replace_version_and_upd_no() {
+        let img = pack(&firmware(4096), &settings()).unwrap();
+        let overrides = OtaOverrides {
+            version: Some(Version::new("9.9.9").unwrap()),
+            upd_no: Some(42),
+        };
+        let ota = pack_ota(&img, &PartitionTableRepr::with_ota(), overrides).unwrap();
+        let outer = Image::parse(&ota).unwrap().header;
+        assert_eq!(outer.version.as_str(), "9.9.9");
+        assert_eq!(outer.upd_no, 42);
+    }
+
+    #[test]
+    fn ota_refuses_compressed_input_and_unpack_refuses_plain_input() {
+        let table = PartitionTableRepr::with_ota();
+        let img = pack(&firmware(4096), &settings()).unwrap();
+        let ota = pack_ota(&img, &table, OtaOverrides::default()).unwrap();
+        assert!(matches!(
+            pack_ota(&ota, &table, OtaOverrides::default()),
+            Err(Error::AlreadyCompressed)
+        ));
+        assert!(matches!(unpack(&img, &table), Err(Error::NotCompressed)));
+        assert!(matches!(
+            pack_ota(&img, &PartitionTableRepr::large(), OtaOverrides::default()),
+            Err(Error::UnknownPartition(name)) if name == APP_OTA
+        ));
+    }
+
+    #[test]
+    fn unpack_is_bounded_by_the_app_partition() {
+        let mut table = PartitionTableRepr::new();
+        let app = bsp::format::ptable::Partition::new(APP, 0xF000, 0x2000).unwrap();
+        table.push(app).unwrap();
+        let ota_table = PartitionTableRepr::with_ota();
+        let img = pack(&firmware(0x3000), &settings()).unwrap();
+        let ota = pack_ota(&img, &ota_table, OtaOverrides::default()).unwrap();
+        assert!(matches!(
+            unpack(&ota, &table),
+            Err(Error::XzTooLarge { limit: 0x2000 })
+        ));
+    }
+
+    #[test]
+    fn corrupt_and_truncated_files_are_errors() {
+        let img = pack(&firmware(5000), &settings()).unwrap();
+        let ota = pack_ota(
+            &img,
+            &PartitionTableRepr::with_ota(),
+            OtaOverrides::default(),
+        )
+        .unwrap();
+        for file in [&img, &ota] {
+            for cut in [0, 10, HEADER_LEN - 1, HEADER_LEN, file.len() - 1] {
+                assert!(inspect(&file[..cut]).is_err(), "cut at {cut}");
+            }
+            for at in [0, 5, 0x20, 0x3F, HEADER_LEN, file.len() / 2, file.len() - 1] {
+                let mut flipped = file.clone();
+                flipped[at] ^= 0x80;
+                assert!(inspect(&flipped).is_err(), "flip at {at}");
+            }
+            let mut longer = file.clone();
+            longer.push(0xFF);
+            assert!(matches!(inspect(&longer), Err(Error::FileLength { .. })));
+        }
+        let mut flipped_body = img.clone();
+        flipped_body[HEADER_LEN + 7] ^= 1;
+        assert!(matches!(
+            inspect(&flipped_body),
+            Err(Error::Image(image::Error::BodyChecksum { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_corrupt_inner_image_is_reported_as_such() {
+        let mut img = pack(&firmware(4096), &settings()).unwrap();
+        // A valid outer image around an inner image whose header checksum is stale.
+        ImageHeader::new_unchecked(&mut img[..]).set_upd_no(9);
+        let mut body = xz::compress(&img).unwrap();
+        pad_to_word(&mut body);
+        let outer = ImageHeaderRepr {
+            attr: ImageAttr::new(ImageType::User, CompressType::Xz),
+            img_len: body.len() as u32,
+            org_checksum: jamcrc(&body),
+            ..Image::parse(&pack(&firmware(4), &settings()).unwrap())
+                .unwrap()
+                .header
+        };
+        let mut ota = outer.to_bytes().to_vec();
+        ota.extend_from_slice(&body);
+        assert!(matches!(
+            inspect(&ota),
+            Err(Error::InnerImage(image::Error::HeaderChecksum { .. }))
+        ));
+    }
+}
