@@ -1,1 +1,22 @@
+//! The W800 AWS OTA firmware, independent of the board it runs on.
+//!
+//! A board binary (`src/bin/`) builds a [`Platform`] from its drivers and calls [`boot`]; from
+//! there everything goes through the safe APIs of `kernel`, `net` and `bsp`.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 
+extern crate alloc;
+
+pub mod boot;
+pub mod commands;
+pub mod config;
+pub mod layout;
+pub mod logger;
+pub mod platform;
+pub mod shell;
+
+pub use boot::boot;
+pub use platform::Platform;
+
+/// The firmware version, also written into the app image header (`ver`, ≤ 15 characters).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -166,8 +166,11 @@ pub trait Entropy: Send {
     fn fill(&mut self, buf: &mut [u8]);
 }
 
-/// Wall-clock time, set by SNTP later; until then it counts from the epoch at boot.
+/// Wall-clock time. The W800 has no battery-backed clock: it counts from the epoch at boot
+/// until SNTP sets it.
 pub trait Clock: Send + Sync {
-    /// Seconds since the Unix epoch, as the board's real-time clock knows them.
+    /// Seconds since the Unix epoch, as the board knows them.
     fn unix_time(&self) -> u64;
+    /// Sets the time (from SNTP).
+    fn set_unix_time(&self, secs: u64);
 }

@@ -51,6 +51,7 @@ extern "C" {
     pub fn kernel_tick_rate_hz() -> u32;
     pub fn kernel_max_priorities() -> u32;
     pub fn kernel_heap_total() -> usize;
+    pub fn kernel_version() -> *const c_char;
 }
 
 /// FreeRTOS's `configASSERT` lands here: a broken kernel invariant is a bug, so panic.

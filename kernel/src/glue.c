@@ -89,3 +89,5 @@ BaseType_t kernel_in_timer_daemon(void) {
 uint32_t kernel_tick_rate_hz(void) { return configTICK_RATE_HZ; }
 uint32_t kernel_max_priorities(void) { return configMAX_PRIORITIES; }
 size_t kernel_heap_total(void) { return configTOTAL_HEAP_SIZE; }
+
+const char *kernel_version(void) { return tskKERNEL_VERSION_NUMBER; }

@@ -26,7 +26,8 @@ pub use isr::IsrContext;
 pub use mutex::{Mutex, MutexGuard};
 pub use queue::Queue;
 pub use task::{
-    max_priority, spawn, start, task_list, yield_now, Priority, TaskInfo, TaskState, TASK_LIST_MAX,
+    init_priority, kernel_version, max_priority, spawn, start, task_list, yield_now, Priority,
+    TaskInfo, TaskState, TASK_LIST_MAX,
 };
 pub use time::{delay, now_ms, FOREVER};
 pub use timer::Timer;

@@ -3,7 +3,6 @@
 use crate::{ffi, Error};
 use alloc::boxed::Box;
 use core::ffi::c_void;
-use core::ptr;
 
 /// A task priority: 0 is the idle task's, higher runs first, below [`max_priority`].
 pub type Priority = u8;
@@ -58,15 +57,30 @@ where
 }
 
 /// Spawns `init` as the first task and starts the scheduler. Never returns.
+///
+/// `init` runs at the highest priority below the timer daemon's, so it finishes setting up
+/// before any task it starts gets to run.
 pub fn start<F>(init_stack_words: u16, init: F) -> !
 where
     F: FnOnce() + Send + 'static,
 {
-    if let Err(e) = spawn("init", init_stack_words, 1, init) {
+    if let Err(e) = spawn("init", init_stack_words, init_priority(), init) {
         panic!("cannot create the init task: {e}");
     }
     // SAFETY: called once, from the main thread, before any task runs.
     unsafe { ffi::freertos_rs_vTaskStartScheduler() }
+}
+
+/// The init task's priority: just below the timer daemon's (`configMAX_PRIORITIES - 1`).
+pub fn init_priority() -> Priority {
+    max_priority().saturating_sub(2)
+}
+
+/// The FreeRTOS kernel version (`tskKERNEL_VERSION_NUMBER`), e.g. "V11.2.0".
+pub fn kernel_version() -> &'static str {
+    // SAFETY: the kernel returns a pointer to its static, NUL-terminated version literal.
+    let version = unsafe { core::ffi::CStr::from_ptr(ffi::kernel_version()) };
+    version.to_str().unwrap_or("?")
 }
 
 /// Lets other tasks of the same priority run.

@@ -1,0 +1,28 @@
+//! The sim board's firmware binary: wires the sim drivers to the application.
+
+use bsp::board::sim::{SimBoard, SimOptions};
+
+#[global_allocator]
+static HEAP: kernel::Heap = kernel::Heap;
+
+fn main() {
+    let board = SimOptions::parse(std::env::args_os().collect())
+        .and_then(|options| SimBoard::new(options, app::VERSION))
+        .unwrap_or_else(|e| {
+            eprintln!("w800-sim: {e}");
+            std::process::exit(2)
+        });
+    let platform = app::Platform::new(
+        "sim",
+        board.console,
+        board.flash,
+        board.reset,
+        board.clock,
+        board.entropy,
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("w800-sim: {e}");
+        std::process::exit(2)
+    });
+    app::boot(platform)
+}

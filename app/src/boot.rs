@@ -1,0 +1,70 @@
+//! Boot: the banner, then the tasks.
+
+use crate::config::INIT_STACK_WORDS;
+use crate::platform::Platform;
+use crate::{layout, logger, shell, VERSION};
+use core::fmt::Write;
+
+/// Starts the kernel with the firmware on `platform`. Never returns.
+pub fn boot(platform: &'static Platform) -> ! {
+    kernel::start(INIT_STACK_WORDS, move || init(platform))
+}
+
+/// The banner's inner width, between "| " and " |".
+const BOX_INNER: usize = 47;
+const BOX_RULE: &str = "+-------------------------------------------------+";
+
+/// One boxed step of the boot banner.
+fn step(out: &mut impl Write, what: &str, ok: bool) {
+    let verdict = if ok { "[  OK  ]" } else { "[ FAIL ]" };
+    let _ = writeln!(
+        out,
+        "| {what:<width$}{verdict} |",
+        width = BOX_INNER - verdict.len()
+    );
+}
+
+fn init(platform: &'static Platform) {
+    logger::init(platform);
+    let mut out = platform.out();
+    let mut title = heapless::String::<BOX_INNER>::new();
+    let _ = write!(
+        title,
+        "W800 AWS OTA firmware {VERSION} (board {})",
+        platform.board
+    );
+    let _ = writeln!(out, "\n{BOX_RULE}\n| {title:<BOX_INNER$} |\n{BOX_RULE}");
+    step(&mut out, "kernel FreeRTOS started", true);
+    let table = layout::partition_table(platform);
+    step(&mut out, "partition table at 0xE000", table.is_ok());
+    let header = layout::app_header(platform);
+    step(&mut out, "app image header", header.is_ok());
+    let shell = shell::spawn(platform);
+    step(&mut out, "shell task", shell.is_ok());
+    let _ = writeln!(out, "{BOX_RULE}");
+
+    let reason = platform.reset.last_reason();
+    let heap = kernel::heap_stats();
+    let flash = platform.flash.lock().geometry();
+    log::info!(target: "boot", "boot reason {reason}");
+    log::info!(
+        target: "boot",
+        "heap size {}({}.{:02}KB)",
+        heap.free,
+        heap.free / 1024,
+        heap.free % 1024 * 100 / 1024
+    );
+    log::info!(target: "boot", "flash size 0x{:X}({}MB)", flash.size, flash.size >> 20);
+    match header {
+        Ok(h) => {
+            log::info!(target: "boot", "app image ver {} upd_no {}", h.version.as_str(), h.upd_no)
+        }
+        Err(e) => log::error!(target: "boot", "{e}"),
+    }
+    if let Err(e) = table {
+        log::error!(target: "boot", "{e}");
+    }
+    if let Err(e) = shell {
+        log::error!(target: "boot", "cannot start the shell: {e}");
+    }
+}

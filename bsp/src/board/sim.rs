@@ -1,0 +1,470 @@
+//! The sim board: the firmware as a Linux process on i686.
+//!
+//! - Flash is a 2 MB file with the W800 geometry and rules ([`crate::nor`]); a new file gets
+//!   the `with_ota` partition table at 0xE000 and a valid app image header at 0xF000.
+//! - The console is stdin/stdout, read one byte at a time without blocking (the FreeRTOS
+//!   POSIX port must never see a task blocked in a system call), so that nothing past the
+//!   current line is consumed: input left over at a reboot is read by the next run.
+//! - A reset re-executes the firmware with the same arguments; the reset reason travels in an
+//!   environment variable, as the W800 keeps it in RAM's last word across a soft reset.
+
+use crate::format::image::{CompressType, ImageAttr, ImageHeaderRepr, ImageType, Version};
+use crate::format::ptable::{self, PartitionTableRepr};
+use crate::hal::{
+    Clock, Console, ConsoleRead, Entropy, FlashError, FlashGeometry, Reset, ResetReason,
+};
+use crate::nor::{NorStore, SimulatedNor};
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The environment variable that carries the reset reason into the next run.
+pub const RESET_REASON_ENV: &str = "W800_SIM_RESET_REASON";
+
+/// The sim's command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimOptions {
+    /// The flash file (`--flash FILE`).
+    pub flash: PathBuf,
+    /// Every argument, to re-execute with after a reset.
+    pub args: Vec<OsString>,
+}
+
+impl SimOptions {
+    /// The default flash file, relative to the working directory.
+    pub const DEFAULT_FLASH: &'static str = "w800-sim-flash.bin";
+
+    /// Parses `--flash FILE`; anything else is an error with the usage.
+    pub fn parse(args: Vec<OsString>) -> Result<SimOptions, SimError> {
+        let mut flash = PathBuf::from(Self::DEFAULT_FLASH);
+        let mut rest = args.iter().skip(1);
+        while let Some(arg) = rest.next() {
+            match arg.to_str() {
+                Some("--flash") => {
+                    flash = rest.next().map(PathBuf::from).ok_or(SimError::Usage)?;
+                }
+                _ => return Err(SimError::Usage),
+            }
+        }
+        Ok(SimOptions { flash, args })
+    }
+}
+
+/// Why the sim could not start.
+#[derive(Debug)]
+pub enum SimError {
+    /// Bad command line.
+    Usage,
+    /// The flash file could not be opened or created.
+    FlashFile(PathBuf, io::Error),
+    /// The flash file exists with the wrong size.
+    FlashSize(PathBuf, u64),
+    /// Building the initial flash content failed.
+    Format(String),
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::Usage => write!(f, "usage: w800-sim [--flash FILE]"),
+            SimError::FlashFile(p, e) => write!(f, "flash file {}: {e}", p.display()),
+            SimError::FlashSize(p, n) => write!(
+                f,
+                "flash file {} is {n} bytes, not the W800's {}",
+                p.display(),
+                FlashGeometry::W800.size
+            ),
+            SimError::Format(e) => write!(f, "initial flash content: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// Everything the sim board offers, ready to hand to the application.
+pub struct SimBoard {
+    pub console: SimConsole,
+    pub flash: SimulatedNor<FileStore>,
+    pub reset: SimReset,
+    pub entropy: SimEntropy,
+    pub clock: SimClock,
+    /// Whether this run created the flash file (a first power-on).
+    pub flash_created: bool,
+}
+
+impl SimBoard {
+    /// Sets the process up as the board: signals, the console, the flash file, the reset word.
+    pub fn new(options: SimOptions, firmware_version: &str) -> Result<SimBoard, SimError> {
+        reset_signal_state();
+        let (store, flash_created) = FileStore::open_or_create(&options.flash, firmware_version)?;
+        let last = std::env::var(RESET_REASON_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u8>().ok())
+            .map_or(ResetReason::PowerOn, ResetReason::from_byte);
+        // The reason is consumed: a power cycle of the sim (a new process) starts without it.
+        std::env::remove_var(RESET_REASON_ENV);
+        Ok(SimBoard {
+            console: SimConsole::new(),
+            flash: SimulatedNor::new(store, FlashGeometry::W800),
+            reset: SimReset {
+                last,
+                args: options.args,
+            },
+            entropy: SimEntropy,
+            clock: SimClock::new(),
+            flash_created,
+        })
+    }
+}
+
+/// Undoes what a previous run may have left across `exec`: blocked signals, and a pending
+/// tick signal that would kill the process before the FreeRTOS port installs its handler.
+fn reset_signal_state() {
+    // SAFETY: plain signal-state calls with valid arguments, made before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGALRM, libc::SIG_IGN);
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flash
+
+/// The flash file, read and written in place.
+pub struct FileStore {
+    file: File,
+}
+
+impl FileStore {
+    /// Opens `path`, or creates it as a factory-fresh W800 flash: all 0xFF, the `with_ota`
+    /// partition table at 0xE000, and an app image header at 0xF000.
+    fn open_or_create(path: &Path, firmware_version: &str) -> Result<(FileStore, bool), SimError> {
+        let size = u64::from(FlashGeometry::W800.size);
+        match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => {
+                let len = file
+                    .metadata()
+                    .map_err(|e| SimError::FlashFile(path.into(), e))?
+                    .len();
+                if len != size {
+                    return Err(SimError::FlashSize(path.into(), len));
+                }
+                Ok((FileStore { file }, false))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| SimError::FlashFile(path.into(), e))?;
+                }
+                // Made whole under a temporary name, then renamed: a crash cannot leave a
+                // half-made flash file behind.
+                let tmp = path.with_extension("new");
+                let io_err = |e| SimError::FlashFile(path.into(), e);
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)
+                    .map_err(io_err)?;
+                let mut store = FileStore { file };
+                write_factory_content(&mut store, firmware_version)?;
+                store.file.sync_all().map_err(io_err)?;
+                std::fs::rename(&tmp, path).map_err(io_err)?;
+                Ok((store, true))
+            }
+            Err(e) => Err(SimError::FlashFile(path.into(), e)),
+        }
+    }
+}
+
+/// Writes a factory-fresh flash: erased (0xFF) throughout, the partition table, the app
+/// header. Sector by sector: the sim's heap is the chip's size, not the flash's.
+fn write_factory_content(store: &mut FileStore, firmware_version: &str) -> Result<(), SimError> {
+    let format_err = |e: &dyn fmt::Display| SimError::Format(e.to_string());
+    let geometry = FlashGeometry::W800;
+    let mut sector = [0xFFu8; 4096];
+    for at in (0..geometry.size).step_by(sector.len()) {
+        store.store(at, &sector).map_err(|e| format_err(&e))?;
+    }
+
+    let table = PartitionTableRepr::with_ota();
+    table.emit(&mut sector).map_err(|e| format_err(&e))?;
+    store
+        .store(ptable::TABLE_OFFSET, &sector)
+        .map_err(|e| format_err(&e))?;
+
+    let app = table
+        .find(ptable::APP)
+        .ok_or_else(|| SimError::Format("no app partition".into()))?;
+    let upgrade = table.find(ptable::APP_OTA).map(|p| p.offset);
+    let version = Version::new(firmware_version).map_err(|e| format_err(&e))?;
+    let attr = ImageAttr::new(ImageType::User, CompressType::None);
+    let header = ImageHeaderRepr::for_partition(app.offset, upgrade, &[], version, 0, attr)
+        .map_err(|e| format_err(&e))?;
+    store
+        .store(app.offset, &header.to_bytes())
+        .map_err(|e| format_err(&e))
+}
+
+impl NorStore for FileStore {
+    fn load(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.file
+            .read_exact_at(buf, u64::from(offset))
+            .map_err(|_| FlashError::Io)
+    }
+
+    fn store(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        self.file
+            .write_all_at(data, u64::from(offset))
+            .map_err(|_| FlashError::Io)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console
+
+/// The terminal settings to put back when the sim stops, if stdin is a terminal.
+static SAVED_TERMINAL: OnceLock<libc::termios> = OnceLock::new();
+
+fn restore_terminal() {
+    if let Some(saved) = SAVED_TERMINAL.get() {
+        // SAFETY: restores settings read from the same descriptor by `SimConsole::new`.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
+    }
+}
+
+/// stdin/stdout as the UART. On a terminal it runs raw, as a serial line does: the shell
+/// echoes and edits; Ctrl-C or Ctrl-D ends the sim.
+pub struct SimConsole {
+    is_terminal: bool,
+}
+
+impl SimConsole {
+    fn new() -> SimConsole {
+        // SAFETY: termios calls on stdin with a zeroed struct they fill in.
+        let is_terminal = unsafe {
+            let mut settings: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut settings) == 0 {
+                let _ = SAVED_TERMINAL.set(settings);
+                let mut raw = settings;
+                raw.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG);
+                raw.c_cc[libc::VMIN] = 1;
+                raw.c_cc[libc::VTIME] = 0;
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw);
+                true
+            } else {
+                false
+            }
+        };
+        SimConsole { is_terminal }
+    }
+}
+
+impl Console for SimConsole {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut out = io::stdout().lock();
+        // A closed stdout is like an unplugged serial cable: output is lost, nothing fails.
+        let _ = out.write_all(bytes).and_then(|()| out.flush());
+    }
+
+    fn read(&mut self) -> ConsoleRead {
+        let mut ready = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout: never blocks the FreeRTOS task.
+        let n = unsafe { libc::poll(&mut ready, 1, 0) };
+        if n <= 0 {
+            return ConsoleRead::Empty;
+        }
+        let mut byte = [0u8; 1];
+        // One byte at a time and straight from the descriptor (std's stdin would buffer ahead),
+        // so nothing past what the shell consumed is taken from the input.
+        // SAFETY: reads at most one byte into a one-byte buffer.
+        let n = unsafe { libc::read(libc::STDIN_FILENO, byte.as_mut_ptr().cast(), 1) };
+        match n {
+            0 => ConsoleRead::Closed,
+            1 if self.is_terminal && (byte[0] == 0x03 || byte[0] == 0x04) => ConsoleRead::Closed,
+            1 => ConsoleRead::Byte(byte[0]),
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {
+                ConsoleRead::Empty
+            }
+            _ => ConsoleRead::Closed,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reset
+
+/// Reset by re-executing the firmware; power-off by exiting.
+pub struct SimReset {
+    last: ResetReason,
+    args: Vec<OsString>,
+}
+
+impl Reset for SimReset {
+    fn last_reason(&self) -> ResetReason {
+        self.last
+    }
+
+    fn reset(&self, reason: ResetReason) -> ! {
+        let _ = io::stdout().flush();
+        restore_terminal();
+        let argv: Vec<std::ffi::CString> = self
+            .args
+            .iter()
+            .filter_map(|a| std::ffi::CString::new(a.clone().into_vec()).ok())
+            .collect();
+        let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let reason_var = std::ffi::CString::new(format!("{RESET_REASON_ENV}={}", reason as u8))
+            .unwrap_or_default();
+        // SAFETY: stops the tick timer and discards its pending signal so that the new image
+        // does not die of SIGALRM before it installs a handler; then replaces the process with
+        // NUL-terminated argument and environment strings that outlive the call.
+        unsafe {
+            let off: libc::itimerval = std::mem::zeroed();
+            libc::setitimer(libc::ITIMER_REAL, &off, std::ptr::null_mut());
+            libc::signal(libc::SIGALRM, libc::SIG_IGN);
+            libc::putenv(reason_var.into_raw());
+            libc::execv(c"/proc/self/exe".as_ptr(), argv_ptrs.as_ptr());
+        }
+        // exec failed: the closest thing to a reset left is to stop with an error.
+        eprintln!("w800-sim: reset failed: {}", io::Error::last_os_error());
+        std::process::exit(70)
+    }
+
+    fn power_off(&self, status: u8) -> ! {
+        let _ = io::stdout().flush();
+        restore_terminal();
+        std::process::exit(i32::from(status))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entropy and clock
+
+/// The host's random source.
+pub struct SimEntropy;
+
+impl Entropy for SimEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        let filled = File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf));
+        if let Err(e) = filled {
+            panic!("no entropy source: {e}");
+        }
+    }
+}
+
+/// A clock that, like the W800's (which has no battery-backed RTC), starts at the epoch at
+/// boot and runs from there until SNTP sets it.
+pub struct SimClock {
+    boot: Instant,
+    offset_secs: AtomicI64,
+}
+
+impl SimClock {
+    fn new() -> SimClock {
+        SimClock {
+            boot: Instant::now(),
+            offset_secs: AtomicI64::new(0),
+        }
+    }
+}
+
+impl Clock for SimClock {
+    fn unix_time(&self) -> u64 {
+        let up = self.boot.elapsed().as_secs() as i64;
+        (up + self.offset_secs.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    fn set_unix_time(&self, secs: u64) {
+        let up = self.boot.elapsed().as_secs() as i64;
+        self.offset_secs.store(secs as i64 - up, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::image;
+    use crate::hal::Flash;
+
+    fn temp_flash(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("w800-sim-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("flash.bin")
+    }
+
+    #[test]
+    fn a_new_flash_file_holds_the_partition_table_and_app_header() {
+        let path = temp_flash("fresh");
+        let (store, created) = FileStore::open_or_create(&path, "1.2.3").unwrap();
+        assert!(created);
+        let mut flash = SimulatedNor::new(store, FlashGeometry::W800);
+        let mut sector = vec![0u8; 4096];
+        flash.read(ptable::TABLE_OFFSET, &mut sector).unwrap();
+        let view = ptable::PartitionTable::new_checked(&sector[..]).unwrap();
+        let table = PartitionTableRepr::parse(&view, FlashGeometry::W800.size).unwrap();
+        assert_eq!(table, PartitionTableRepr::with_ota());
+
+        let app = table.find(ptable::APP).unwrap();
+        let mut header = [0u8; image::HEADER_LEN];
+        flash.read(app.offset, &mut header).unwrap();
+        let repr = ImageHeaderRepr::parse_bytes(&header).unwrap();
+        assert_eq!(repr.version.as_str(), "1.2.3");
+        assert_eq!(repr.header_addr, image::FLASH_BASE + 0xF000);
+        assert_eq!(repr.upgrade_addr, image::FLASH_BASE + 0x131000);
+
+        // A second open keeps the content and reports no creation.
+        drop(flash);
+        let (_, created) = FileStore::open_or_create(&path, "9.9.9").unwrap();
+        assert!(!created);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_flash_file_of_the_wrong_size_is_refused() {
+        let path = temp_flash("short");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, [0xFF; 100]).unwrap();
+        assert!(matches!(
+            FileStore::open_or_create(&path, "1.0"),
+            Err(SimError::FlashSize(_, 100))
+        ));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn options_take_a_flash_path_and_refuse_anything_else() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let o = SimOptions::parse(args(&["sim", "--flash", "/tmp/f.bin"])).unwrap();
+        assert_eq!(o.flash, PathBuf::from("/tmp/f.bin"));
+        assert_eq!(
+            SimOptions::parse(args(&["sim"])).unwrap().flash,
+            PathBuf::from(SimOptions::DEFAULT_FLASH)
+        );
+        assert!(SimOptions::parse(args(&["sim", "--flash"])).is_err());
+        assert!(SimOptions::parse(args(&["sim", "--bogus"])).is_err());
+    }
+
+    #[test]
+    fn the_clock_starts_at_the_epoch_and_can_be_set() {
+        let clock = SimClock::new();
+        assert!(clock.unix_time() < 5);
+        clock.set_unix_time(1_800_000_000);
+        assert!((1_800_000_000..1_800_000_005).contains(&clock.unix_time()));
+    }
+}
