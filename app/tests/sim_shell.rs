@@ -52,7 +52,9 @@ fn temp_flash(name: &str) -> PathBuf {
 fn boot_section(text: &str, n: usize) -> &str {
     let marker = "W800 AWS OTA firmware";
     let starts: Vec<usize> = text.match_indices(marker).map(|(i, _)| i).collect();
-    let start = *starts.get(n).unwrap_or_else(|| panic!("no boot #{n} in:\n{text}"));
+    let start = *starts
+        .get(n)
+        .unwrap_or_else(|| panic!("no boot #{n} in:\n{text}"));
     let end = starts.get(n + 1).copied().unwrap_or(text.len());
     &text[start..end]
 }
@@ -70,8 +72,19 @@ fn shell_session_survives_reboot_and_power_cycle_with_flash_intact() {
     let first = boot_section(&text, 0);
     assert!(first.contains("boot reason 0 (power-on)"), "{first}");
     assert!(first.contains("W800: "), "no prompt:\n{first}");
-    for cmd in ["help", "version", "reboot", "free", "task", "partition", "flash"] {
-        assert!(first.contains(&format!("\n  {cmd:<10} ")), "help lacks {cmd}:\n{first}");
+    for cmd in [
+        "help",
+        "version",
+        "reboot",
+        "free",
+        "task",
+        "partition",
+        "flash",
+    ] {
+        assert!(
+            first.contains(&format!("\n  {cmd:<10} ")),
+            "help lacks {cmd}:\n{first}"
+        );
     }
     assert!(first.contains("firmware 0.1.0 (board sim)"), "{first}");
     assert!(first.contains("kernel FreeRTOS V11.2.0"), "{first}");
@@ -80,10 +93,19 @@ fn shell_session_survives_reboot_and_power_cycle_with_flash_intact() {
         "partition table:\n{first}"
     );
     // The partition table's magic 0xA1F2F39F, little endian, then version 0 and 7 entries.
-    assert!(first.contains("0000E000: 9F F3 F2 A1 00 00 07 00"), "{first}");
+    assert!(
+        first.contains("0000E000: 9F F3 F2 A1 00 00 07 00"),
+        "{first}"
+    );
     assert!(first.contains("heap free "), "{first}");
-    assert!(first.contains("shell ") && first.contains("IDLE"), "{first}");
-    assert!(first.contains("programmed 4 bytes at 0x001F0010"), "{first}");
+    assert!(
+        first.contains("shell ") && first.contains("IDLE"),
+        "{first}"
+    );
+    assert!(
+        first.contains("programmed 4 bytes at 0x001F0010"),
+        "{first}"
+    );
 
     let second = boot_section(&text, 1);
     assert!(second.contains("boot reason 4 (user reboot)"), "{second}");
@@ -145,6 +167,9 @@ fn a_bad_flash_file_is_refused_at_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is 1000 bytes, not the W800's 2097152"), "{err}");
+    assert!(
+        err.contains("is 1000 bytes, not the W800's 2097152"),
+        "{err}"
+    );
     std::fs::remove_dir_all(flash.parent().unwrap()).unwrap();
 }
