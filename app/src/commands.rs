@@ -1,8 +1,8 @@
 //! The shell's commands: one static table, the built-ins' code below it.
 
 use crate::config::{FLASH_PROTECTED_END, FLASH_READ_MAX, FLASH_WRITE_MAX};
-use crate::layout;
 use crate::shell::command::{Command, CommandError, CommandResult, Context};
+use crate::{layout, network};
 use alloc::format;
 use alloc::string::{String, ToString};
 use bsp::hal::ResetReason;
@@ -46,10 +46,46 @@ pub static TABLE: &[Command] = &[
         run: partition,
     },
     Command {
+        name: "wifi",
+        usage: "init | connect <ssid> <password> | disconnect",
+        help: "start the radio, join an access point (DHCP), leave it",
+        run: network::wifi,
+    },
+    Command {
+        name: "ifconfig",
+        usage: "",
+        help: "the station's addresses",
+        run: network::ifconfig,
+    },
+    Command {
+        name: "ping",
+        usage: "<host> [count]",
+        help: "ICMP echo to a host",
+        run: network::ping,
+    },
+    Command {
+        name: "ntp",
+        usage: "[start [server]]",
+        help: "set the clock by SNTP (servers from DHCP unless named); show its status",
+        run: network::ntp,
+    },
+    Command {
+        name: "tls",
+        usage: "<host> [port]",
+        help: "a verified TLS handshake with a server",
+        run: network::tls,
+    },
+    Command {
         name: "flash",
         usage: "read <offset> <len> | write <offset> <hex bytes> | erase <sector offset>",
         help: "read (hex dump), program or erase the flash",
         run: flash,
+    },
+    Command {
+        name: "selftest",
+        usage: "[exit]",
+        help: "check the kernel, atomics, floats and flash rules on this board",
+        run: crate::selftest::command,
     },
 ];
 

@@ -12,8 +12,11 @@ pub mod commands;
 pub mod config;
 pub mod layout;
 pub mod logger;
+pub mod network;
 pub mod platform;
+pub mod selftest;
 pub mod shell;
+pub mod time;
 
 pub use boot::boot;
 pub use platform::Platform;

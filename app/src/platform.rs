@@ -1,8 +1,10 @@
 //! What the application needs from a board, behind the `bsp` traits.
 
 use alloc::boxed::Box;
-use bsp::hal::{Clock, Console, Entropy, Flash, Reset};
+use bsp::hal::{Clock, Console, Entropy, Flash, Reset, TlsCredentials, Wifi};
 use kernel::Mutex;
+use net::station::Station;
+use net::tls::Credentials;
 
 /// The board's drivers, shared by every task for the life of the firmware.
 pub struct Platform {
@@ -13,10 +15,18 @@ pub struct Platform {
     pub reset: &'static dyn Reset,
     pub clock: &'static dyn Clock,
     pub entropy: &'static Mutex<dyn Entropy>,
+    /// The radio, on boards that have one.
+    pub wifi: Option<&'static Mutex<dyn Wifi>>,
+    /// The network stack, once `wifi init` started it.
+    pub station: &'static Mutex<Option<&'static Station>>,
+    /// The TLS root CA and device credentials, on boards that hold them.
+    pub credentials: Option<TlsCredentials>,
+    /// The credentials parsed by mbedTLS, once a TLS connection needed them.
+    pub tls: &'static Mutex<Option<&'static Credentials>>,
 }
 
 impl Platform {
-    /// Takes a board's drivers for the rest of the run.
+    /// Takes a board's drivers for the rest of the run (a board without a radio).
     pub fn new(
         board: &'static str,
         console: impl Console + 'static,
@@ -24,6 +34,45 @@ impl Platform {
         reset: impl Reset + 'static,
         clock: impl Clock + 'static,
         entropy: impl Entropy + 'static,
+    ) -> Result<&'static Platform, kernel::Error> {
+        Self::build(board, console, flash, reset, clock, entropy, None, None)
+    }
+
+    /// Takes a board's drivers, its radio included, for the rest of the run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_with_wifi(
+        board: &'static str,
+        console: impl Console + 'static,
+        flash: impl Flash + 'static,
+        reset: impl Reset + 'static,
+        clock: impl Clock + 'static,
+        entropy: impl Entropy + 'static,
+        wifi: impl Wifi + 'static,
+        credentials: Option<TlsCredentials>,
+    ) -> Result<&'static Platform, kernel::Error> {
+        let wifi: &'static Mutex<dyn Wifi> = Box::leak(Box::new(Mutex::new(wifi)?));
+        Self::build(
+            board,
+            console,
+            flash,
+            reset,
+            clock,
+            entropy,
+            Some(wifi),
+            credentials,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        board: &'static str,
+        console: impl Console + 'static,
+        flash: impl Flash + 'static,
+        reset: impl Reset + 'static,
+        clock: impl Clock + 'static,
+        entropy: impl Entropy + 'static,
+        wifi: Option<&'static Mutex<dyn Wifi>>,
+        credentials: Option<TlsCredentials>,
     ) -> Result<&'static Platform, kernel::Error> {
         let console: &'static Mutex<dyn Console> = Box::leak(Box::new(Mutex::new(console)?));
         let flash: &'static Mutex<dyn Flash> = Box::leak(Box::new(Mutex::new(flash)?));
@@ -35,6 +84,10 @@ impl Platform {
             reset: Box::leak(Box::new(reset)),
             clock: Box::leak(Box::new(clock)),
             entropy,
+            wifi,
+            station: Box::leak(Box::new(Mutex::new(None)?)),
+            credentials,
+            tls: Box::leak(Box::new(Mutex::new(None)?)),
         })))
     }
 

@@ -174,3 +174,49 @@ pub trait Clock: Send + Sync {
     /// Sets the time (from SNTP).
     fn set_unix_time(&self, secs: u64);
 }
+
+/// Why a Wi-Fi connection was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WifiError {
+    /// No access point with that SSID answered the scan.
+    NoSuchNetwork,
+    /// The access point rejected the passphrase (the 4-way handshake failed).
+    WrongPassphrase,
+    /// The radio is not usable (the sim: started without a network to attach to).
+    NoRadio,
+}
+
+impl fmt::Display for WifiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WifiError::NoSuchNetwork => "no access point with that SSID",
+            WifiError::WrongPassphrase => "authentication failed (wrong passphrase?)",
+            WifiError::NoRadio => "no radio (the sim runs without a network: start it with --net)",
+        })
+    }
+}
+
+/// The Wi-Fi station: association, then Ethernet frames while associated.
+pub trait Wifi: Send {
+    /// The station's MAC address.
+    fn mac(&self) -> [u8; 6];
+    /// Associates with the access point `ssid` using `passphrase` (WPA2-PSK).
+    fn connect(&mut self, ssid: &str, passphrase: &str) -> Result<(), WifiError>;
+    /// Leaves the access point; frames stop.
+    fn disconnect(&mut self);
+    /// Whether associated now (the link may also drop by itself).
+    fn is_connected(&mut self) -> bool;
+    /// Sends one Ethernet frame; dropped silently when not associated, as on air.
+    fn send(&mut self, frame: &[u8]);
+    /// Takes one received frame into `buf` without blocking; its length, or `None`.
+    fn recv(&mut self, buf: &mut [u8]) -> Option<usize>;
+}
+
+/// The TLS credentials a board holds (PEM): the root CA the servers are checked against and,
+/// for mutual TLS, the device's certificate and key. AWS IoT: Amazon Root CA 1 and the
+/// thing's certificate; in tests, the test PKI's.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsCredentials {
+    pub root_ca: &'static [u8],
+    pub device: Option<(&'static [u8], &'static [u8])>,
+}

@@ -5,9 +5,17 @@
 //! partition table) live in [`format`](mod@format) and are shared with the host tools.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
+#[cfg(feature = "qemu")]
+extern crate alloc;
+
+pub mod dw_uart;
+pub mod factory;
 pub mod format;
 pub mod hal;
+pub mod impair;
+pub mod mmio;
 pub mod nor;
+pub mod xt804;
 
-#[cfg(feature = "sim")]
+#[cfg(any(feature = "sim", feature = "qemu"))]
 pub mod board;

@@ -4,8 +4,7 @@
 use core::ffi::{c_char, c_void};
 
 pub use freertos_next::{
-    freertos_rs_create_mutex, freertos_rs_delete_semaphore, freertos_rs_enter_critical_from_isr,
-    freertos_rs_exit_critical_from_isr, freertos_rs_get_free_heap_size,
+    freertos_rs_create_mutex, freertos_rs_delete_semaphore, freertos_rs_get_free_heap_size,
     freertos_rs_get_minimum_free_heap_size, freertos_rs_give_semaphore, freertos_rs_isr_yield,
     freertos_rs_max_wait, freertos_rs_pvPortMalloc, freertos_rs_queue_create,
     freertos_rs_queue_delete, freertos_rs_queue_messages_waiting, freertos_rs_queue_receive,
@@ -15,6 +14,8 @@ pub use freertos_next::{
     freertos_rs_vPortFree, freertos_rs_vTaskDelay, freertos_rs_vTaskStartScheduler,
     freertos_rs_xTaskGetTickCount,
 };
+#[cfg(target_os = "linux")]
+pub use freertos_next::{freertos_rs_enter_critical_from_isr, freertos_rs_exit_critical_from_isr};
 
 /// `configMAX_TASK_NAME_LEN` in every FreeRTOSConfig.h of ours.
 pub const TASK_NAME_LEN: usize = 16;

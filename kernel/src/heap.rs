@@ -62,6 +62,35 @@ unsafe impl GlobalAlloc for Heap {
     }
 }
 
+/// C's `calloc` over the FreeRTOS heap, for C libraries (mbedTLS) that allocate themselves:
+/// `count * size` zeroed bytes aligned to 8, or null.
+pub fn c_calloc(count: usize, size: usize) -> *mut core::ffi::c_void {
+    let Some(total) = count.checked_mul(size) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: pvPortMalloc is thread safe in task context; the block is zeroed before use.
+    unsafe {
+        let block = ffi::freertos_rs_pvPortMalloc(total as u32)
+            .cast_mut()
+            .cast::<u8>();
+        if !block.is_null() {
+            block.write_bytes(0, total);
+        }
+        block.cast()
+    }
+}
+
+/// C's `free` for blocks from [`c_calloc`].
+///
+/// # Safety
+/// `block` is null or came from [`c_calloc`] and is not used again.
+pub unsafe fn c_free(block: *mut core::ffi::c_void) {
+    if !block.is_null() {
+        // SAFETY: per the contract, a live block from pvPortMalloc, freed once.
+        unsafe { ffi::freertos_rs_vPortFree(block.cast_const()) }
+    }
+}
+
 /// Heap figures for the banner and the `free` command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeapStats {

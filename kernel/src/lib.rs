@@ -14,12 +14,13 @@ mod ffi;
 mod heap;
 mod isr;
 mod mutex;
+pub mod port;
 mod queue;
 mod task;
 mod time;
 mod timer;
 
-pub use heap::{heap_stats, Heap, HeapStats};
+pub use heap::{c_calloc, c_free, heap_stats, Heap, HeapStats};
 #[cfg(target_os = "linux")]
 pub use isr::simulate_interrupt;
 pub use isr::IsrContext;

@@ -8,7 +8,12 @@ say() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # apt packages the project needs, installed once; idempotent.
-APT_PACKAGES=(gcc-multilib libc6-dev-i386 xz-utils openssl mosquitto mosquitto-clients)
+APT_PACKAGES=(
+    gcc-multilib libc6-dev-i386 xz-utils            # the i686 sim, the image tool
+    cmake libclang-dev                              # mbedTLS (built by cmake, bound by bindgen)
+    iproute2 dnsmasq-base chrony                    # the sim's test network
+    openssl mosquitto mosquitto-clients nginx-light # the test PKI and servers
+)
 
 ensure_apt() {
     local missing=()
@@ -42,9 +47,39 @@ ensure_rust() {
     done
 }
 
+# lwIP 2.1.3 (the version the W800 SDK ships) from Debian's source package, unpacked into a
+# git-ignored cache; net/lwip-sys compiles it from there (LWIP_SRC overrides the location).
+LWIP_VERSION=2.1.3+dfsg1-2
+LWIP_SRC="${LWIP_SRC:-$ROOT/.cache/lwip-2.1.3}"
+export LWIP_SRC
+
+ensure_lwip() {
+    [ -f "$LWIP_SRC/src/core/tcp.c" ] && return 0
+    say "fetching lwIP $LWIP_VERSION from Debian's source package"
+    local sources=/etc/apt/sources.list.d/w800-debian-src.sources
+    if ! apt-cache showsrc lwip 2>/dev/null | grep -q "^Version: $LWIP_VERSION"; then
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo=sudo
+        # The same suites as the binary sources, for source packages (verified by apt).
+        sed -n '/^Types: deb$/,/^$/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null \
+            | sed 's/^Types: deb$/Types: deb-src/' | $sudo tee "$sources" >/dev/null
+        [ -s "$sources" ] || printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $sudo tee "$sources" >/dev/null
+        $sudo apt-get update -qq
+    fi
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && apt-get source --download-only -qq "lwip=$LWIP_VERSION" >/dev/null 2>&1) \
+        || die "could not download the lwip $LWIP_VERSION source package"
+    mkdir -p "$LWIP_SRC"
+    tar -xf "$tmp"/lwip_*.orig.tar.xz -C "$LWIP_SRC" --strip-components=1
+    rm -rf "$tmp"
+    [ -f "$LWIP_SRC/src/core/tcp.c" ] || die "lwIP source incomplete in $LWIP_SRC"
+}
+
 ensure_base() {
     ensure_apt "$@"
     ensure_rust
+    ensure_lwip
 }
 
 # The sim firmware, built if needed.

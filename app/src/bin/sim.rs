@@ -12,13 +12,15 @@ fn main() {
             eprintln!("w800-sim: {e}");
             std::process::exit(2)
         });
-    let platform = app::Platform::new(
+    let platform = app::Platform::new_with_wifi(
         "sim",
         board.console,
         board.flash,
         board.reset,
         board.clock,
         board.entropy,
+        board.wifi,
+        board.credentials,
     )
     .unwrap_or_else(|e| {
         eprintln!("w800-sim: {e}");

@@ -8,11 +8,14 @@
 //! - A reset re-executes the firmware with the same arguments; the reset reason travels in an
 //!   environment variable, as the W800 keeps it in RAM's last word across a soft reset.
 
-use crate::format::image::{CompressType, ImageAttr, ImageHeaderRepr, ImageType, Version};
-use crate::format::ptable::{self, PartitionTableRepr};
+pub mod wifi;
+
+use crate::factory;
 use crate::hal::{
     Clock, Console, ConsoleRead, Entropy, FlashError, FlashGeometry, Reset, ResetReason,
+    TlsCredentials,
 };
+use crate::impair::ImpairConfig;
 use crate::nor::{NorStore, SimulatedNor};
 use std::ffi::OsString;
 use std::fmt;
@@ -24,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
+use wifi::{AccessPoint, SimWifi};
 
 /// The environment variable that carries the reset reason into the next run.
 pub const RESET_REASON_ENV: &str = "W800_SIM_RESET_REASON";
@@ -33,6 +37,17 @@ pub const RESET_REASON_ENV: &str = "W800_SIM_RESET_REASON";
 pub struct SimOptions {
     /// The flash file (`--flash FILE`).
     pub flash: PathBuf,
+    /// The TAP device the radio talks through (`--tap NAME`), made by `scripts/testnet`.
+    pub tap: Option<String>,
+    /// The simulated access points (`--ap SSID:PASSPHRASE`, repeatable; default the seed's).
+    pub access_points: Vec<AccessPoint>,
+    /// How the radio link is impaired (`--impair SPEC`, see [`ImpairConfig::parse`]).
+    pub impairment: ImpairConfig,
+    /// The root CA (`--ca FILE`), device certificate (`--cert FILE`) and key (`--key FILE`),
+    /// PEM: where the chip would hold them in flash.
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
     /// Every argument, to re-execute with after a reset.
     pub args: Vec<OsString>,
 }
@@ -41,19 +56,45 @@ impl SimOptions {
     /// The default flash file, relative to the working directory.
     pub const DEFAULT_FLASH: &'static str = "w800-sim-flash.bin";
 
-    /// Parses `--flash FILE`; anything else is an error with the usage.
+    /// Parses the options; anything else is an error with the usage.
     pub fn parse(args: Vec<OsString>) -> Result<SimOptions, SimError> {
-        let mut flash = PathBuf::from(Self::DEFAULT_FLASH);
+        let mut options = SimOptions {
+            flash: PathBuf::from(Self::DEFAULT_FLASH),
+            tap: None,
+            access_points: Vec::new(),
+            impairment: ImpairConfig::default(),
+            ca: None,
+            cert: None,
+            key: None,
+            args: Vec::new(),
+        };
         let mut rest = args.iter().skip(1);
         while let Some(arg) = rest.next() {
+            let mut value = || rest.next().and_then(|v| v.to_str()).ok_or(SimError::Usage);
             match arg.to_str() {
-                Some("--flash") => {
-                    flash = rest.next().map(PathBuf::from).ok_or(SimError::Usage)?;
+                Some("--flash") => options.flash = PathBuf::from(value()?),
+                Some("--tap") => options.tap = Some(value()?.to_owned()),
+                Some("--ap") => options
+                    .access_points
+                    .push(AccessPoint::parse(value()?).ok_or(SimError::Usage)?),
+                Some("--ca") => options.ca = Some(PathBuf::from(value()?)),
+                Some("--cert") => options.cert = Some(PathBuf::from(value()?)),
+                Some("--key") => options.key = Some(PathBuf::from(value()?)),
+                Some("--impair") => {
+                    options.impairment = ImpairConfig::parse(value()?)
+                        .map_err(|e| SimError::Impairment(e.to_string()))?;
                 }
                 _ => return Err(SimError::Usage),
             }
         }
-        Ok(SimOptions { flash, args })
+        if options.cert.is_some() != options.key.is_some() {
+            return Err(SimError::Usage);
+        }
+        if options.access_points.is_empty() {
+            options.access_points.push(AccessPoint::seed_default());
+        }
+        options.args = args;
+        Ok(options)
     }
 }
 
@@ -68,12 +109,25 @@ pub enum SimError {
     FlashSize(PathBuf, u64),
     /// Building the initial flash content failed.
     Format(String),
+    /// A bad `--impair` specification.
+    Impairment(String),
+    /// The TAP device could not be attached.
+    Tap(String, io::Error),
+    /// A credentials file could not be read.
+    Credentials(PathBuf, io::Error),
 }
 
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SimError::Usage => write!(f, "usage: w800-sim [--flash FILE]"),
+            SimError::Usage => write!(
+                f,
+                "usage: w800-sim [--flash FILE] [--tap NAME] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
+                 [--ca FILE] [--cert FILE --key FILE]"
+            ),
+            SimError::Impairment(e) => write!(f, "--impair: {e}"),
+            SimError::Tap(name, e) => write!(f, "TAP device {name}: {e}"),
+            SimError::Credentials(path, e) => write!(f, "{}: {e}", path.display()),
             SimError::FlashFile(p, e) => write!(f, "flash file {}: {e}", p.display()),
             SimError::FlashSize(p, n) => write!(
                 f,
@@ -95,6 +149,9 @@ pub struct SimBoard {
     pub reset: SimReset,
     pub entropy: SimEntropy,
     pub clock: SimClock,
+    pub wifi: SimWifi,
+    /// The TLS credentials, when `--ca` was given.
+    pub credentials: Option<TlsCredentials>,
     /// Whether this run created the flash file (a first power-on).
     pub flash_created: bool,
 }
@@ -104,6 +161,13 @@ impl SimBoard {
     pub fn new(options: SimOptions, firmware_version: &str) -> Result<SimBoard, SimError> {
         reset_signal_state();
         let (store, flash_created) = FileStore::open_or_create(&options.flash, firmware_version)?;
+        let wifi = SimWifi::new(
+            options.tap.as_deref(),
+            options.access_points.clone(),
+            options.impairment,
+        )
+        .map_err(|e| SimError::Tap(options.tap.clone().unwrap_or_default(), e))?;
+        let credentials = load_credentials(&options)?;
         let last = std::env::var(RESET_REASON_ENV)
             .ok()
             .and_then(|v| v.parse::<u8>().ok())
@@ -119,9 +183,31 @@ impl SimBoard {
             },
             entropy: SimEntropy,
             clock: SimClock::new(),
+            wifi,
+            credentials,
             flash_created,
         })
     }
+}
+
+/// Reads the PEM files named by the options; they live as long as the process.
+fn load_credentials(options: &SimOptions) -> Result<Option<TlsCredentials>, SimError> {
+    let read = |path: &PathBuf| -> Result<&'static [u8], SimError> {
+        std::fs::read(path)
+            .map(|bytes| &*Box::leak(bytes.into_boxed_slice()))
+            .map_err(|e| SimError::Credentials(path.clone(), e))
+    };
+    let Some(ca) = &options.ca else {
+        return Ok(None);
+    };
+    let device = match (&options.cert, &options.key) {
+        (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+        _ => None,
+    };
+    Ok(Some(TlsCredentials {
+        root_ca: read(ca)?,
+        device,
+    }))
 }
 
 /// Undoes what a previous run may have left across `exec`: blocked signals, and a pending
@@ -177,7 +263,8 @@ impl FileStore {
                     .open(&tmp)
                     .map_err(io_err)?;
                 let mut store = FileStore { file };
-                write_factory_content(&mut store, firmware_version)?;
+                factory::write_factory_content(&mut store, FlashGeometry::W800, firmware_version)
+                    .map_err(|e| SimError::Format(e.to_string()))?;
                 store.file.sync_all().map_err(io_err)?;
                 std::fs::rename(&tmp, path).map_err(io_err)?;
                 Ok((store, true))
@@ -185,35 +272,6 @@ impl FileStore {
             Err(e) => Err(SimError::FlashFile(path.into(), e)),
         }
     }
-}
-
-/// Writes a factory-fresh flash: erased (0xFF) throughout, the partition table, the app
-/// header. Sector by sector: the sim's heap is the chip's size, not the flash's.
-fn write_factory_content(store: &mut FileStore, firmware_version: &str) -> Result<(), SimError> {
-    let format_err = |e: &dyn fmt::Display| SimError::Format(e.to_string());
-    let geometry = FlashGeometry::W800;
-    let mut sector = [0xFFu8; 4096];
-    for at in (0..geometry.size).step_by(sector.len()) {
-        store.store(at, &sector).map_err(|e| format_err(&e))?;
-    }
-
-    let table = PartitionTableRepr::with_ota();
-    table.emit(&mut sector).map_err(|e| format_err(&e))?;
-    store
-        .store(ptable::TABLE_OFFSET, &sector)
-        .map_err(|e| format_err(&e))?;
-
-    let app = table
-        .find(ptable::APP)
-        .ok_or_else(|| SimError::Format("no app partition".into()))?;
-    let upgrade = table.find(ptable::APP_OTA).map(|p| p.offset);
-    let version = Version::new(firmware_version).map_err(|e| format_err(&e))?;
-    let attr = ImageAttr::new(ImageType::User, CompressType::None);
-    let header = ImageHeaderRepr::for_partition(app.offset, upgrade, &[], version, 0, attr)
-        .map_err(|e| format_err(&e))?;
-    store
-        .store(app.offset, &header.to_bytes())
-        .map_err(|e| format_err(&e))
 }
 
 impl NorStore for FileStore {
@@ -399,7 +457,8 @@ impl Clock for SimClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::image;
+    use crate::format::image::{self, ImageHeaderRepr};
+    use crate::format::ptable::{self, PartitionTableRepr};
     use crate::hal::Flash;
 
     fn temp_flash(name: &str) -> PathBuf {
@@ -458,6 +517,28 @@ mod tests {
         );
         assert!(SimOptions::parse(args(&["sim", "--flash"])).is_err());
         assert!(SimOptions::parse(args(&["sim", "--bogus"])).is_err());
+        let o = SimOptions::parse(args(&[
+            "sim",
+            "--tap",
+            "t0",
+            "--ap",
+            "lab:secret123",
+            "--impair",
+            "loss=1%",
+        ]))
+        .unwrap();
+        assert_eq!(o.tap.as_deref(), Some("t0"));
+        assert_eq!(o.access_points.len(), 1);
+        assert_eq!(o.access_points[0].ssid, "lab");
+        assert_eq!(o.impairment.loss_ppm, 10_000);
+        assert_eq!(
+            SimOptions::parse(args(&["sim"])).unwrap().access_points,
+            [AccessPoint::seed_default()]
+        );
+        assert!(matches!(
+            SimOptions::parse(args(&["sim", "--impair", "lag=1"])),
+            Err(SimError::Impairment(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! The network commands: `wifi`, `ifconfig`, `ping`, `ntp`.
+
+use crate::platform::Platform;
+use crate::shell::command::{CommandError, CommandResult, Context};
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::time::Duration;
+use net::station::{NetError, Station};
+use net::tls::{Credentials, TlsStream};
+
+/// How long `wifi connect` waits for DHCP.
+const DHCP_WAIT: Duration = Duration::from_secs(15);
+/// How long `ping` waits for each reply.
+const PING_WAIT: Duration = Duration::from_secs(2);
+/// How long `ntp start` waits for the first answer.
+const NTP_WAIT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake may take.
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(15);
+
+fn failed(e: NetError) -> CommandError {
+    CommandError::Failed(e.to_string())
+}
+
+/// The running station, or the error a user sees before `wifi init`.
+fn station(platform: &Platform) -> Result<&'static Station, CommandError> {
+    platform.station.lock().ok_or_else(|| {
+        CommandError::Failed(String::from("wifi is not initialised: run 'wifi init'"))
+    })
+}
+
+pub fn wifi(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    match args {
+        ["init"] => wifi_init(ctx),
+        ["connect", ssid, passphrase] => wifi_connect(ctx, ssid, passphrase),
+        ["disconnect"] => {
+            station(ctx.platform)?.disconnect();
+            writeln!(ctx.out, "sta disconnected")?;
+            Ok(())
+        }
+        _ => Err(CommandError::Usage),
+    }
+}
+
+fn wifi_init(ctx: &mut Context<'_>) -> CommandResult {
+    let platform = ctx.platform;
+    let Some(radio) = platform.wifi else {
+        return Err(CommandError::Failed(format!(
+            "board {} has no radio",
+            platform.board
+        )));
+    };
+    let mut slot = platform.station.lock();
+    if slot.is_some() {
+        writeln!(ctx.out, "wifi already initialised")?;
+        return Ok(());
+    }
+    let mut seed = [0u8; 4];
+    platform.entropy.lock().fill(&mut seed);
+    let station =
+        Station::start(radio, platform.clock, u32::from_le_bytes(seed)).map_err(failed)?;
+    *slot = Some(station);
+    writeln!(ctx.out, "wifi initialised")?;
+    Ok(())
+}
+
+fn wifi_connect(ctx: &mut Context<'_>, ssid: &str, passphrase: &str) -> CommandResult {
+    let station = station(ctx.platform)?;
+    station.connect(ssid, passphrase).map_err(failed)?;
+    writeln!(ctx.out, "sta connected")?;
+    log::info!(target: "wifi", "sta connected to {ssid}");
+    let ip = station.wait_for_address(DHCP_WAIT).map_err(failed)?;
+    writeln!(ctx.out, "sta got ip {ip}")?;
+    log::info!(target: "wifi", "sta got ip {ip}");
+    Ok(())
+}
+
+pub fn ifconfig(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    if !args.is_empty() {
+        return Err(CommandError::Usage);
+    }
+    let i = station(ctx.platform)?.interface();
+    let m = i.mac;
+    writeln!(
+        ctx.out,
+        "wl0: link {} {}\n  mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n  inet {} netmask {} gateway {}\n  dns {} {}",
+        if i.link_up { "up" } else { "down" },
+        if i.dhcp_bound { "(dhcp)" } else { "" },
+        m[0], m[1], m[2], m[3], m[4], m[5],
+        i.ip, i.netmask, i.gateway, i.dns[0], i.dns[1]
+    )?;
+    Ok(())
+}
+
+pub fn ping(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    let (host, count) = match args {
+        [host] => (*host, 4),
+        [host, count] => (
+            *host,
+            count.parse::<u16>().map_err(|_| CommandError::Usage)?,
+        ),
+        _ => return Err(CommandError::Usage),
+    };
+    let station = station(ctx.platform)?;
+    let address = station.resolve(host).map_err(failed)?;
+    let mut received = 0;
+    for sequence in 1..=count {
+        match station.ping(address, sequence, PING_WAIT) {
+            Ok(ms) => {
+                received += 1;
+                writeln!(ctx.out, "reply from {address}: seq={sequence} time={ms} ms")?;
+            }
+            Err(NetError::Timeout) => writeln!(ctx.out, "no reply from {address}: seq={sequence}")?,
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    writeln!(ctx.out, "{count} sent, {received} received")?;
+    if received == 0 {
+        return Err(CommandError::Failed(format!("{host} did not answer")));
+    }
+    Ok(())
+}
+
+pub fn ntp(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    let station = station(ctx.platform)?;
+    let answers_before = station.sntp_answers();
+    match args {
+        [] => {}
+        ["start"] => station.sntp_start(None).map_err(failed)?,
+        ["start", server] => station.sntp_start(Some(server)).map_err(failed)?,
+        _ => return Err(CommandError::Usage),
+    }
+    for (i, (name, address)) in station.sntp_servers().iter().enumerate() {
+        if name.is_empty() {
+            writeln!(ctx.out, "ntp server {i}: {address}")?;
+        } else {
+            writeln!(ctx.out, "ntp server {i}: {} ({address})", name.as_str())?;
+        }
+    }
+    let started = !args.is_empty();
+    if started {
+        let start = kernel::now_ms();
+        while station.sntp_answers() == answers_before
+            && u128::from(kernel::now_ms().wrapping_sub(start)) < NTP_WAIT.as_millis()
+        {
+            kernel::delay(Duration::from_millis(100));
+        }
+    }
+    let answered = if started {
+        station.sntp_answers() != answers_before
+    } else {
+        station.sntp_last().is_some()
+    };
+    if !answered {
+        return Err(CommandError::Failed(String::from(
+            "no answer from the NTP servers yet",
+        )));
+    }
+    let now = ctx.platform.clock.unix_time();
+    writeln!(
+        ctx.out,
+        "local time: {} (UTC)",
+        crate::time::format_utc(now)
+    )?;
+    Ok(())
+}
+
+/// The board's TLS credentials, parsed once.
+pub fn credentials(platform: &'static Platform) -> Result<&'static Credentials, CommandError> {
+    let mut parsed = platform.tls.lock();
+    if let Some(credentials) = *parsed {
+        return Ok(credentials);
+    }
+    let blobs = platform
+        .credentials
+        .ok_or_else(|| CommandError::Failed(String::from("no TLS credentials on this board")))?;
+    let credentials = Credentials::load(
+        blobs.root_ca,
+        blobs.device,
+        platform.entropy,
+        platform.clock,
+    )
+    .map_err(|e| CommandError::Failed(e.to_string()))?;
+    *parsed = Some(credentials);
+    Ok(credentials)
+}
+
+/// `tls <host> [port]`: a verified handshake, for checking credentials and the clock.
+pub fn tls(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    let (host, port) = match args {
+        [host] => (*host, 443),
+        [host, port] => (*host, port.parse::<u16>().map_err(|_| CommandError::Usage)?),
+        _ => return Err(CommandError::Usage),
+    };
+    let station = station(ctx.platform)?;
+    let credentials = credentials(ctx.platform)?;
+    let stream = TlsStream::connect(station, host, port, credentials, HANDSHAKE_WAIT)
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    drop(stream);
+    writeln!(ctx.out, "TLS to {host}:{port}: server verified")?;
+    Ok(())
+}

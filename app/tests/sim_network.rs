@@ -1,0 +1,282 @@
+//! The sim on its test network (scripts/testnet: a namespace with DHCP, DNS and NTP): Wi-Fi
+//! association, DHCP, DNS, ping and SNTP through lwIP over the TAP radio.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A private test network, removed on drop.
+struct TestNet {
+    name: String,
+}
+
+impl TestNet {
+    fn up(tag: &str) -> TestNet {
+        let name = format!("{tag}{}", std::process::id() % 100_000);
+        let status = Command::new(workspace().join("scripts/testnet"))
+            .args(["up", "--name", &name])
+            .status()
+            .expect("run scripts/testnet");
+        assert!(
+            status.success(),
+            "scripts/testnet up failed (needs root and iproute2)"
+        );
+        TestNet { name }
+    }
+
+    /// Runs the sim inside the network with `input` as its console; returns its output.
+    fn run_sim(&self, flash: &Path, extra: &[&str], input: &str) -> String {
+        let mut child = Command::new(workspace().join("scripts/testnet"))
+            .args(["exec", "--name", &self.name, "--"])
+            .arg(env!("CARGO_BIN_EXE_w800-sim"))
+            .arg("--flash")
+            .arg(flash)
+            .args(["--tap", "w800tap"])
+            .args(extra)
+            .env_remove("W800_SIM_RESET_REASON")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the sim");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            let _ = done.send(text);
+        });
+        let Ok(text) = finished.recv_timeout(Duration::from_secs(90)) else {
+            let _ = child.kill();
+            panic!("the sim did not power off within 90 s");
+        };
+        assert!(child.wait().unwrap().success(), "{text}");
+        text
+    }
+}
+
+/// A mosquitto broker with mutual TLS inside a test network, stopped on drop.
+struct Broker {
+    net_name: String,
+    pid_file: PathBuf,
+}
+
+impl Broker {
+    fn start(net: &TestNet, pki: &Path, dir: &Path) -> Broker {
+        let conf = dir.join("mosquitto.conf");
+        let pid_file = dir.join("mosquitto.pid");
+        std::fs::write(
+            &conf,
+            format!(
+                "per_listener_settings false\nlistener 8883 10.80.0.1\n\
+                 cafile {pki}/ca.crt\ncertfile {pki}/iot.crt\nkeyfile {pki}/iot.key\n\
+                 require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.2\n\
+                 allow_anonymous false\npersistence false\nuser root\npid_file {pid}\n\
+                 log_dest file {log}\n",
+                pki = pki.display(),
+                pid = pid_file.display(),
+                log = dir.join("mosquitto.log").display(),
+            ),
+        )
+        .unwrap();
+        let status = Command::new(workspace().join("scripts/testnet"))
+            .args(["exec", "--name", &net.name, "--", "mosquitto", "-d", "-c"])
+            .arg(&conf)
+            .status()
+            .expect("start mosquitto");
+        assert!(status.success(), "mosquitto did not start");
+        for _ in 0..50 {
+            if pid_file.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Broker {
+            net_name: net.name.clone(),
+            pid_file,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = &self.net_name;
+    }
+}
+
+/// A private test PKI (certs/make-pki) in `dir`.
+fn make_pki(dir: &Path) -> PathBuf {
+    let pki = dir.join("pki");
+    let status = Command::new(workspace().join("certs/make-pki"))
+        .arg("--out")
+        .arg(&pki)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run certs/make-pki");
+    assert!(status.success(), "certs/make-pki failed");
+    pki
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace().join("scripts/testnet"))
+            .args(["down", "--name", &self.name])
+            .status();
+    }
+}
+
+fn temp_flash(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("w800-net-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("flash.bin")
+}
+
+#[test]
+fn wifi_dhcp_dns_ping_and_ntp_on_the_test_network() {
+    let net = TestNet::up("n");
+    let flash = temp_flash("basic");
+    let text = net.run_sim(
+        &flash,
+        &[],
+        "wifi connect 61test 12345678\nwifi init\n\
+         wifi connect 61test wrongpass\nifconfig\n\
+         wifi connect other 12345678\n\
+         wifi connect 61test 12345678\nifconfig\n\
+         ping 10.80.0.1 2\nping iot.w800.test 1\nping 10.80.0.99 1\n\
+         ntp start\nntp\n",
+    );
+    let expect = [
+        "error: wifi: wifi is not initialised: run 'wifi init'",
+        "wifi initialised",
+        "error: wifi: authentication failed (wrong passphrase?)",
+        "wl0: link down",
+        "error: wifi: no access point with that SSID",
+        "sta connected",
+        "sta got ip 10.80.0.",
+        "inet 10.80.0.",
+        "gateway 10.80.0.1",
+        "dns 10.80.0.1",
+        "reply from 10.80.0.1: seq=2",
+        "2 sent, 2 received",
+        "1 sent, 1 received",
+        "no reply from 10.80.0.99: seq=1",
+        "error: ping: 10.80.0.99 did not answer",
+        "ntp server 0: 10.80.0.1",
+        "local time: 20",
+    ];
+    for line in expect {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    // The wrong passphrase gave no address: the first ifconfig shows none.
+    let first_ifconfig = text.split("W800: ifconfig").nth(1).unwrap_or("");
+    assert!(first_ifconfig.contains("inet 0.0.0.0"), "{first_ifconfig}");
+    // The clock came from the test network's NTP server, which serves the host's time.
+    let host_year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 31_556_952;
+    assert!(
+        text.contains(&format!("local time: {host_year}-")),
+        "{text}"
+    );
+    std::fs::remove_dir_all(flash.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_lossy_link_still_gets_an_address_and_answers() {
+    let net = TestNet::up("l");
+    let flash = temp_flash("lossy");
+    let text = net.run_sim(
+        &flash,
+        &["--impair", "delay=20ms,jitter=10ms,loss=10%,seed=3"],
+        "wifi init\nwifi connect 61test 12345678\nping 10.80.0.1 10\n",
+    );
+    assert!(text.contains("sta got ip 10.80.0."), "{text}");
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("10 sent, "))
+        .unwrap_or_else(|| panic!("no ping summary in:\n{text}"));
+    let received: u32 = summary
+        .trim_start_matches("10 sent, ")
+        .trim_end_matches(" received")
+        .parse()
+        .unwrap();
+    // 10 % loss each way: about 8 of 10 echoes make the round trip; fewer than 3 would take
+    // odds of about 1 in 100 000.
+    assert!(received >= 3, "{summary}");
+    // Each round trip crosses the 20 ms delay twice: 40 ms or more in real time. The sim's
+    // tick clock can lag real time under load, hence the margin; without the delay it is 1 ms.
+    let slow = text
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").parse::<u32>().ok())
+        .all(|ms| ms >= 25);
+    assert!(slow, "round trips too fast for a 20 ms delay:\n{text}");
+    std::fs::remove_dir_all(flash.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn tls_verifies_the_server_and_refuses_impostors() {
+    let net = TestNet::up("t");
+    let flash = temp_flash("tls");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let pki = make_pki(&dir);
+    let _broker = Broker::start(&net, &pki, &dir);
+    let file = |name: &str| pki.join(name).display().to_string();
+    let (ca, foreign_ca) = (file("ca.crt"), file("foreign-ca.crt"));
+    let (cert, key) = (file("w800-demo-1.crt"), file("w800-demo-1.key"));
+    let join = "wifi init\nwifi connect 61test 12345678\n";
+
+    // The clock is 1970 until SNTP sets it: the server's certificate is not valid yet.
+    let text = net.run_sim(
+        &flash,
+        &["--ca", &ca, "--cert", &cert, "--key", &key],
+        &format!("{join}tls iot.w800.test 8883\nntp start\ntls iot.w800.test 8883\ntls ntp.w800.test 8883\n"),
+    );
+    let expect = [
+        "error: tls: server certificate expired or not yet valid (is the clock set?)",
+        "TLS to iot.w800.test:8883: server verified",
+        "error: tls: server certificate does not match the host name",
+    ];
+    for line in expect {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+
+    // Another root CA: the server is not trusted.
+    let text = net.run_sim(
+        &flash,
+        &["--ca", &foreign_ca, "--cert", &cert, "--key", &key],
+        &format!("{join}ntp start\ntls iot.w800.test 8883\n"),
+    );
+    assert!(
+        text.contains("error: tls: server certificate not signed by the configured root CA"),
+        "{text}"
+    );
+
+    // No client certificate: the broker refuses the handshake.
+    let text = net.run_sim(
+        &flash,
+        &["--ca", &ca],
+        &format!("{join}ntp start\ntls iot.w800.test 8883\n"),
+    );
+    assert!(text.contains("error: tls: TLS error"), "{text}");
+    assert!(!text.contains("server verified"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,384 @@
+//! The QEMU board: the firmware on QEMU's C-SKY `smartl` machine (a ck804ef like the W800's
+//! XT804), to run the non-radio parts on the real instruction set.
+//!
+//! - Console: the DW UART at 0x4001_5000 (VIC interrupt 0); bytes go out polled and come in
+//!   by interrupt, into a queue the shell polls.
+//! - Flash: 2 MiB of smartl's third RAM bank (0x5000_0000, which the linker script leaves
+//!   alone), with the sim's flash rules ([`crate::nor`]). At power-on (QEMU starts with RAM
+//!   zeroed) it gets the factory content ([`crate::factory`]); a marker word after it tells a
+//!   restart, which keeps it, as a chip keeps its flash.
+//! - Reset: the reason goes into the W800's reset word (0x2004_7EFC), then the firmware starts
+//!   over from its reset entry.
+//! - Tick: CoreTIM (VIC interrupt 1). QEMU runs the CPU at the W800's top clock, 240 MHz
+//!   (`-csky-extend cpu_freq=240000000`), but its CoreTIM counts at 1 GHz whatever that
+//!   setting (see [`CORET_HZ`]).
+//! - Power-off: the exit device at 0x1000_2000 ends QEMU with the status.
+//! - smartl has no random source and no RTC: entropy is a generator seeded from the timer (fit
+//!   for nothing secret), and the clock counts from the epoch at boot.
+
+use crate::factory::{self, FactoryError};
+use crate::hal::{Entropy, FlashGeometry};
+use crate::nor::RamStore;
+
+/// The CPU clock QEMU is started with (`-csky-extend cpu_freq=240000000`).
+pub const CPU_HZ: u32 = 240_000_000;
+/// CoreTIM's clock in QEMU: the smartl machine passes `cpu_freq` to CoreTIM only after the
+/// timer has taken its frequency (its 1 GHz default) at creation, so it always counts at
+/// 1 GHz (qemu-Xuantie `hw/csky/smartl.c`, `hw/timer/csky_coret.c`; measured: a 240 MHz
+/// reload ran the tick 4.2 times too fast).
+pub const CORET_HZ: u32 = 1_000_000_000;
+/// The console's line speed (QEMU ignores it; a real DW UART would not).
+pub const CONSOLE_BAUD: u32 = 115_200;
+/// The console UART.
+pub const UART_BASE: usize = 0x4001_5000;
+/// The console UART's VIC interrupt.
+pub const UART_IRQ: u32 = 0;
+/// CoreTIM's VIC interrupt on smartl (the W800 has it on 25).
+pub const CORET_IRQ: u32 = 1;
+/// The exit device: a word written here ends QEMU with that status.
+pub const EXIT_DEVICE: usize = 0x1000_2000;
+/// The W800's reset word (w800-platform.md section 1.1): byte 0 is the reason.
+pub const RESET_WORD: usize = 0x2004_7EFC;
+/// Where the flash stand-in starts: smartl's RAM bank at 0x5000_0000 (16 MiB).
+pub const RAM_FLASH_BASE: usize = 0x5000_0000;
+/// The word after the flash stand-in that says it holds a flash already.
+pub const RAM_FLASH_MARKER: usize = RAM_FLASH_BASE + FlashGeometry::W800.size as usize;
+/// The marker's value once the flash is made ("FLSH").
+pub const RAM_FLASH_MADE: u32 = 0x4853_4C46;
+/// How many received bytes wait for the shell at most.
+pub const RX_QUEUE_LEN: u32 = 256;
+/// The exit status of a panic.
+pub const EXIT_PANIC: u8 = 101;
+/// The exit status of an unexpected exception.
+pub const EXIT_FAULT: u8 = 102;
+
+/// Makes `bytes` (the flash stand-in) a flash: as it is when `marker` says it was made before
+/// (a restart), otherwise factory-fresh, after which `marker` says so. Returns whether it
+/// made a fresh one.
+pub fn prepare_ram_flash(
+    bytes: &mut [u8],
+    marker: &mut u32,
+    firmware_version: &str,
+) -> Result<bool, FactoryError> {
+    if *marker == RAM_FLASH_MADE {
+        return Ok(false);
+    }
+    factory::write_factory_content(&mut RamStore(bytes), FlashGeometry::W800, firmware_version)?;
+    *marker = RAM_FLASH_MADE;
+    Ok(true)
+}
+
+/// Stand-in entropy: xorshift32 from a seed. smartl has no random source; this is only for
+/// code that wants some bytes (nothing secret comes from it in the QEMU run).
+#[derive(Debug)]
+pub struct SeededEntropy {
+    state: u32,
+}
+
+impl SeededEntropy {
+    /// A generator from `seed` (0 is replaced, as xorshift would stay at 0).
+    pub fn new(seed: u32) -> SeededEntropy {
+        SeededEntropy {
+            state: if seed == 0 { 0x9E37_79B9 } else { seed },
+        }
+    }
+
+    fn next(&mut self) -> u32 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.state = x;
+        x
+    }
+}
+
+impl Entropy for SeededEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(4) {
+            let word = self.next().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(target_arch = "csky")]
+pub use chip::*;
+
+/// The board's hardware: only on the chip.
+#[cfg(target_arch = "csky")]
+mod chip {
+    use super::*;
+    use crate::board::uptime::UptimeClock;
+    use crate::dw_uart::DwUart;
+    use crate::hal::{Console, ConsoleRead, Reset, ResetReason};
+    use crate::mmio::Reg;
+    use crate::nor::SimulatedNor;
+    use crate::xt804::coret::{self, CoreTimer};
+    use crate::xt804::vic::Vic;
+    use core::fmt::Write;
+    use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+    use core::time::Duration;
+    use kernel::{IsrContext, Queue};
+
+    /// The flash stand-in.
+    pub type RamFlash = SimulatedNor<RamStore<&'static mut [u8]>>;
+
+    /// Everything the board offers, ready to hand to the application.
+    pub struct QemuBoard {
+        pub console: QemuConsole,
+        pub flash: RamFlash,
+        pub reset: QemuReset,
+        pub clock: UptimeClock,
+        pub entropy: SeededEntropy,
+        /// Whether this start made a fresh flash (a power-on).
+        pub flash_created: bool,
+    }
+
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    /// Bytes the UART's interrupt received, for the console to read.
+    static RX_QUEUE: AtomicPtr<Queue<u8>> = AtomicPtr::new(core::ptr::null_mut());
+
+    fn console_uart() -> DwUart {
+        // SAFETY: smartl's console UART. Transmit and configuration happen in task context
+        // under the console's mutex (or in the last words of a panic or fault); receive only
+        // in its interrupt handler.
+        unsafe { DwUart::new(UART_BASE) }
+    }
+
+    fn vic() -> Vic {
+        // SAFETY: smartl's core is an XT804-like ck804ef; this board sets its interrupts up.
+        unsafe { Vic::new() }
+    }
+
+    fn core_timer() -> CoreTimer {
+        // SAFETY: smartl's CoreTIM; this board owns the tick.
+        unsafe { CoreTimer::new() }
+    }
+
+    impl QemuBoard {
+        /// Sets the board up, interrupts still masked: the firmware's main calls it first,
+        /// once per start. Panics when the flash stand-in cannot be made.
+        pub fn take(firmware_version: &str) -> QemuBoard {
+            assert!(
+                !TAKEN.swap(true, Ordering::SeqCst),
+                "the board is taken once"
+            );
+            // A restart comes here with the devices as the last run left them.
+            vic().disable_all();
+            core_timer().stop();
+            let uart = console_uart();
+            uart.configure(CPU_HZ, CONSOLE_BAUD);
+
+            let reset_word = Reg::at(RESET_WORD, 0);
+            // SAFETY: RAM that the linker scripts leave out for this word; one use at start.
+            let last = unsafe {
+                let reason = ResetReason::from_byte(reset_word.read() as u8);
+                // The reason is consumed: a restart that stores none reads as a power-on.
+                reset_word.write(0);
+                reason
+            };
+
+            // SAFETY: smartl's RAM bank at 0x5000_0000 is outside every linker region and
+            // used for nothing else; `TAKEN` makes this the only reference to it.
+            let (bytes, marker) = unsafe {
+                (
+                    core::slice::from_raw_parts_mut(
+                        RAM_FLASH_BASE as *mut u8,
+                        FlashGeometry::W800.size as usize,
+                    ),
+                    &mut *(RAM_FLASH_MARKER as *mut u32),
+                )
+            };
+            let flash_created = match prepare_ram_flash(bytes, marker, firmware_version) {
+                Ok(created) => created,
+                Err(e) => panic!("cannot make the RAM flash: {e}"),
+            };
+
+            let queue = match Queue::new(RX_QUEUE_LEN) {
+                Ok(queue) => alloc::boxed::Box::leak(alloc::boxed::Box::new(queue)),
+                Err(e) => panic!("cannot make the console queue: {e}"),
+            };
+            RX_QUEUE.store(queue, Ordering::Release);
+            uart.enable_rx_interrupt();
+            vic().enable(UART_IRQ);
+
+            let Some(reload) = coret::reload_value(CORET_HZ, kernel::port::tick_rate_hz()) else {
+                panic!("the tick rate does not fit CoreTIM");
+            };
+            core_timer().start(reload);
+            vic().enable(CORET_IRQ);
+
+            // SAFETY: reading CoreTIM's count has no side effect.
+            let seed = unsafe { coret::CURRENT.read() };
+            QemuBoard {
+                console: QemuConsole { rx: queue },
+                flash: SimulatedNor::new(RamStore(bytes), FlashGeometry::W800),
+                reset: QemuReset { last },
+                clock: UptimeClock::new(),
+                entropy: SeededEntropy::new(seed),
+                flash_created,
+            }
+        }
+    }
+
+    /// The console: the UART out, the interrupt-fed queue in.
+    pub struct QemuConsole {
+        rx: &'static Queue<u8>,
+    }
+
+    impl Console for QemuConsole {
+        fn write(&mut self, bytes: &[u8]) {
+            let uart = console_uart();
+            for byte in bytes {
+                uart.write_byte(*byte);
+            }
+        }
+
+        fn read(&mut self) -> ConsoleRead {
+            match self.rx.receive(Duration::ZERO) {
+                Some(byte) => ConsoleRead::Byte(byte),
+                None => ConsoleRead::Empty,
+            }
+        }
+    }
+
+    /// Restart with the reason kept; power-off through the exit device.
+    pub struct QemuReset {
+        last: ResetReason,
+    }
+
+    impl Reset for QemuReset {
+        fn last_reason(&self) -> ResetReason {
+            self.last
+        }
+
+        fn reset(&self, reason: ResetReason) -> ! {
+            // SAFETY: the reset word, kept out of every linker region; then the restart, which
+            // begins by masking interrupts and rebuilds everything from the reset entry.
+            unsafe {
+                Reg::at(RESET_WORD, 0).write(reason as u32);
+                crate::xt804::xt804_restart()
+            }
+        }
+
+        fn power_off(&self, status: u8) -> ! {
+            exit(status)
+        }
+    }
+
+    fn exit(status: u8) -> ! {
+        // SAFETY: smartl's exit device: QEMU ends on this write.
+        unsafe { Reg::at(EXIT_DEVICE, 0).write(u32::from(status)) };
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// The port's interrupt entry calls this for every interrupt.
+    #[no_mangle]
+    extern "C" fn csky_irq_dispatch(irq: u32) {
+        // SAFETY: called once per interrupt by the port's entry, with interrupts masked; the
+        // context is dropped (and the switch it may ask for pended) before returning.
+        let mut isr = unsafe { IsrContext::enter() };
+        match irq {
+            CORET_IRQ => {
+                core_timer().acknowledge();
+                kernel::port::tick_from_isr(&mut isr);
+            }
+            UART_IRQ => receive(&mut isr),
+            _ => {}
+        }
+    }
+
+    /// Moves every received byte into the console's queue; a full queue drops the byte, as a
+    /// UART overrun would.
+    fn receive(isr: &mut IsrContext) {
+        let queue = RX_QUEUE.load(Ordering::Acquire);
+        let uart = console_uart();
+        while let Some(byte) = uart.read_byte() {
+            // SAFETY: `take` stores a leaked queue before it enables this interrupt.
+            if let Some(queue) = unsafe { queue.as_ref() } {
+                let _ = queue.send_from_isr(isr, byte);
+            }
+        }
+    }
+
+    /// Writes straight to the UART: for the last words of a panic or a fault.
+    struct LastWords;
+
+    impl Write for LastWords {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let uart = console_uart();
+            for byte in s.bytes() {
+                uart.write_byte(byte);
+            }
+            Ok(())
+        }
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        // No interrupt (hence no task switch) from here on: the report is the last output.
+        vic().disable_all();
+        let _ = writeln!(LastWords, "\npanic: {info}");
+        exit(EXIT_PANIC)
+    }
+
+    /// `startup.S` calls this for an exception nothing expects.
+    #[no_mangle]
+    extern "C" fn xt804_fault_handler(vector: u32, epc: u32, epsr: u32, lr: u32) -> ! {
+        vic().disable_all();
+        let _ = writeln!(
+            LastWords,
+            "\nfatal exception {vector} at pc 0x{epc:08X} (psr 0x{epsr:08X}, lr 0x{lr:08X})"
+        );
+        exit(EXIT_FAULT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::ptable;
+
+    #[test]
+    fn a_power_on_makes_the_flash_and_a_restart_keeps_it() {
+        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+        let mut marker = 0;
+        assert_eq!(
+            prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"),
+            Ok(true)
+        );
+        assert_eq!(marker, RAM_FLASH_MADE);
+        let table = ptable::TABLE_OFFSET as usize;
+        assert_eq!(bytes[table..table + 4], ptable::MAGIC.to_le_bytes());
+        assert_eq!(bytes[0x1F_0000], 0xFF);
+
+        // What the firmware wrote survives a restart.
+        bytes[0x1F_0000] = 0x42;
+        assert_eq!(
+            prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"),
+            Ok(false)
+        );
+        assert_eq!(bytes[0x1F_0000], 0x42);
+    }
+
+    #[test]
+    fn the_flash_stand_in_and_its_marker_sit_in_smartl_ram_outside_the_w800_map() {
+        assert_eq!(RAM_FLASH_MARKER, 0x5020_0000);
+        assert_eq!(RESET_WORD & 3, 0);
+        assert!(RESET_WORD < 0x2004_8000, "inside the W800's 288 KiB of RAM");
+    }
+
+    #[test]
+    fn entropy_fills_every_byte_and_varies() {
+        let mut entropy = SeededEntropy::new(0);
+        let mut a = [0u8; 7];
+        let mut b = [0u8; 7];
+        entropy.fill(&mut a);
+        entropy.fill(&mut b);
+        assert_ne!(a, b);
+        assert_ne!(a, [0; 7]);
+    }
+}

@@ -1,0 +1,95 @@
+/* lwIP options of the firmware (the same on the sim and the chip). lwIP 2.1.3, NO_SYS=0 on
+ * FreeRTOS, sockets API, core locking. Sizes are kept near the W800 SDK's (w800-platform.md
+ * section 6: TCP MAXRTX 12) while leaving room for two TLS connections and a 4 KB+ window. */
+#ifndef LWIPOPTS_H
+#define LWIPOPTS_H
+
+#define NO_SYS                      0
+#define SYS_LIGHTWEIGHT_PROT        1
+#define LWIP_TCPIP_CORE_LOCKING     1
+#define LWIP_TCPIP_CORE_LOCKING_INPUT 0
+#define LWIP_ERRNO_STDINCLUDE       1
+#define LWIP_TIMEVAL_PRIVATE        0
+
+#define TCPIP_THREAD_NAME           "tcpip"
+#define TCPIP_THREAD_STACKSIZE      1024
+#define TCPIP_THREAD_PRIO           8
+#define TCPIP_MBOX_SIZE             16
+#define DEFAULT_THREAD_STACKSIZE    1024
+#define DEFAULT_THREAD_PRIO         4
+#define DEFAULT_RAW_RECVMBOX_SIZE   8
+#define DEFAULT_UDP_RECVMBOX_SIZE   8
+#define DEFAULT_TCP_RECVMBOX_SIZE   16
+#define DEFAULT_ACCEPTMBOX_SIZE     4
+
+/* Memory: lwIP's own heap and pools, not the FreeRTOS heap. */
+#define MEM_ALIGNMENT               4
+#define MEM_SIZE                    (24 * 1024)
+#define MEMP_NUM_PBUF               16
+#define MEMP_NUM_UDP_PCB            6
+#define MEMP_NUM_TCP_PCB            6
+#define MEMP_NUM_TCP_PCB_LISTEN     2
+#define MEMP_NUM_TCP_SEG            32
+#define MEMP_NUM_NETBUF             8
+#define MEMP_NUM_NETCONN            10
+#define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2)
+#define PBUF_POOL_SIZE              24
+#define PBUF_POOL_BUFSIZE           1536
+
+/* Protocols. */
+#define LWIP_ARP                    1
+#define LWIP_ETHERNET               1
+#define LWIP_IPV4                   1
+#define LWIP_IPV6                   0
+#define LWIP_ICMP                   1
+#define LWIP_RAW                    1
+#define LWIP_UDP                    1
+#define LWIP_TCP                    1
+#define LWIP_DHCP                   1
+#define LWIP_DHCP_DOES_ACD_CHECK    0
+#define DHCP_DOES_ARP_CHECK         0
+#define LWIP_DNS                    1
+#define DNS_MAX_SERVERS             2
+#define LWIP_DHCP_GET_NTP_SRV       1
+#define LWIP_DHCP_MAX_NTP_SERVERS   2
+#define LWIP_NETIF_LINK_CALLBACK    1
+#define LWIP_NETIF_STATUS_CALLBACK  1
+#define LWIP_NETIF_HOSTNAME         1
+
+/* TCP: a 4-segment window, the vendor's retransmission limits. */
+#define TCP_MSS                     1460
+#define TCP_WND                     (4 * TCP_MSS)
+#define TCP_SND_BUF                 (4 * TCP_MSS)
+#define TCP_SND_QUEUELEN            (4 * TCP_SND_BUF / TCP_MSS)
+#define TCP_MAXRTX                  12
+#define TCP_SYNMAXRTX               12
+#define LWIP_TCP_KEEPALIVE          1
+
+/* APIs. */
+#define LWIP_NETCONN                1
+#define LWIP_SOCKET                 1
+#define LWIP_COMPAT_SOCKETS         0
+#define LWIP_POSIX_SOCKETS_IO_NAMES 0
+#define LWIP_SOCKET_SELECT          0
+#define LWIP_SOCKET_POLL            0
+#define LWIP_SO_RCVTIMEO            1
+#define LWIP_SO_SNDTIMEO            1
+#define LWIP_SO_SNDRCVTIMEO_NONSTANDARD 1
+#define LWIP_NETIF_API              1
+
+/* SNTP (apps/sntp): servers from DHCP or set by name; the time goes to the firmware's clock. */
+#define SNTP_SERVER_DNS             1
+#define SNTP_GET_SERVERS_FROM_DHCP  1
+#define SNTP_MAX_SERVERS            2
+void lwip_port_set_system_time(unsigned int sec, unsigned int usec);
+#define SNTP_SET_SYSTEM_TIME_US(sec, us) lwip_port_set_system_time((sec), (us))
+#define SNTP_UPDATE_DELAY           3600000
+#define SNTP_STARTUP_DELAY          0
+
+#define LWIP_RAND()                 lwip_port_rand()
+unsigned int lwip_port_rand(void);
+
+#define LWIP_STATS                  0
+#define LWIP_DEBUG                  0
+
+#endif
