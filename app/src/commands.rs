@@ -2,7 +2,7 @@
 
 use crate::config::{FLASH_PROTECTED_END, FLASH_READ_MAX, FLASH_WRITE_MAX};
 use crate::shell::command::{Command, CommandError, CommandResult, Context};
-use crate::{layout, network};
+use crate::{httpc, layout, mqtt, network};
 use alloc::format;
 use alloc::string::{String, ToString};
 use bsp::hal::ResetReason;
@@ -74,6 +74,18 @@ pub static TABLE: &[Command] = &[
         usage: "<host> [port]",
         help: "a verified TLS handshake with a server",
         run: network::tls,
+    },
+    Command {
+        name: "mqtt",
+        usage: "connect <host> [port] [client-id] | sub <topic> | pub <topic> <payload> [0|1] | disconnect",
+        help: "an MQTT session over mutual TLS; incoming messages are logged",
+        run: mqtt::mqtt,
+    },
+    Command {
+        name: "httpc",
+        usage: "get <url> [block]",
+        help: "download by HTTP Range requests; prints size, rate and SHA-256",
+        run: httpc::httpc,
     },
     Command {
         name: "flash",

@@ -8,8 +8,9 @@ use core::time::Duration;
 use net::station::{NetError, Station};
 use net::tls::{Credentials, TlsStream};
 
-/// How long `wifi connect` waits for DHCP.
-const DHCP_WAIT: Duration = Duration::from_secs(15);
+/// How long `wifi connect` waits for DHCP: lwIP's retries back off 2, 4, 8, 16 s, so this
+/// covers four rounds on a lossy link.
+const DHCP_WAIT: Duration = Duration::from_secs(30);
 /// How long `ping` waits for each reply.
 const PING_WAIT: Duration = Duration::from_secs(2);
 /// How long `ntp start` waits for the first answer.
@@ -22,7 +23,7 @@ fn failed(e: NetError) -> CommandError {
 }
 
 /// The running station, or the error a user sees before `wifi init`.
-fn station(platform: &Platform) -> Result<&'static Station, CommandError> {
+pub fn station(platform: &Platform) -> Result<&'static Station, CommandError> {
     platform.station.lock().ok_or_else(|| {
         CommandError::Failed(String::from("wifi is not initialised: run 'wifi init'"))
     })

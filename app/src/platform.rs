@@ -23,6 +23,8 @@ pub struct Platform {
     pub credentials: Option<TlsCredentials>,
     /// The credentials parsed by mbedTLS, once a TLS connection needed them.
     pub tls: &'static Mutex<Option<&'static Credentials>>,
+    /// The MQTT session, while `mqtt connect` holds one.
+    pub mqtt: &'static Mutex<Option<&'static crate::mqtt::Session>>,
 }
 
 impl Platform {
@@ -88,6 +90,7 @@ impl Platform {
             station: Box::leak(Box::new(Mutex::new(None)?)),
             credentials,
             tls: Box::leak(Box::new(Mutex::new(None)?)),
+            mqtt: Box::leak(Box::new(Mutex::new(None)?)),
         })))
     }
 

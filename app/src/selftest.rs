@@ -349,7 +349,7 @@ fn allocator(_: &'static Platform) -> Outcome {
         let aligned: Vec<Arc<Aligned64>> = (0..8).map(|_| Arc::new(Aligned64([7; 100]))).collect();
         for block in &aligned {
             let addr = Arc::as_ptr(block) as usize;
-            ensure(addr % 64 == 0, || {
+            ensure(addr.is_multiple_of(64), || {
                 format!("a 64-aligned block at {addr:#x}")
             })?;
             ensure(block.0.iter().all(|b| *b == 7), || {

@@ -7,18 +7,21 @@
 //!   and `http(s)` URLs;
 //! - [`mqtt`]: an MQTT 3.1.1 client (the AWS IoT Jobs channel) and its reconnect policy;
 //! - [`http`]: an HTTP/1.1 client for `Range` downloads over a kept-alive connection (the OTA
-//!   file channel).
-//!
-//! lwIP and mbedTLS glue lives beside these modules and provides the transports:
-//!
-//! - [`station`]: the Wi-Fi station on lwIP (DHCP, DNS, TCP, ICMP, SNTP), the only module that
-//!   calls C and so the only one allowed `unsafe`;
+//!   file channel);
 //! - [`ping`]: ICMP echo packets.
+//!
+//! lwIP and mbedTLS glue lives beside these modules and provides the transports; only these
+//! modules call C and so only they are allowed `unsafe`:
+//!
+//! - [`station`]: the Wi-Fi station on lwIP (DHCP, DNS, TCP, ICMP, SNTP);
+//! - [`tls`]: TLS over lwIP TCP with mbedTLS, and [`digest`]: SHA-256 from the same library.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
 extern crate alloc;
 
+#[allow(unsafe_code)]
+pub mod digest;
 pub mod http;
 pub mod io;
 pub mod mqtt;

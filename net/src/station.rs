@@ -171,7 +171,7 @@ impl Station {
                 taken += 1;
             }
             rounds = rounds.wrapping_add(1);
-            if rounds % 100 == 0 {
+            if rounds.is_multiple_of(100) {
                 self.follow_radio();
             }
             if taken == 0 {
@@ -304,10 +304,10 @@ impl Station {
     pub fn sntp_start(&self, server: Option<&str>) -> Result<(), NetError> {
         match server {
             Some(name) => {
-                let name = c_name(name)?;
-                // SAFETY: lwIP keeps the server *name pointer*: it must live for good, so it
-                // is leaked (one small allocation per `ntp start` with a name).
-                let kept: &'static [u8] = alloc_static(name);
+                // lwIP keeps the server *name pointer*: it must live for good, so it is leaked
+                // (one small allocation per `ntp start` with a name).
+                let kept: &'static [u8] = alloc_static(c_name(name)?);
+                // SAFETY: `kept` is NUL-terminated and lives for good.
                 unsafe { ffi::lwip_port_sntp_start(kept.as_ptr().cast()) };
             }
             // SAFETY: NULL selects the DHCP-supplied servers.
@@ -452,6 +452,20 @@ impl TcpStream {
         match self.socket.recv(buf) {
             Err(NetError::Closed) => Ok(0),
             other => other,
+        }
+    }
+}
+
+impl crate::io::Transport for TcpStream {
+    fn write_all(&mut self, data: &[u8]) -> Result<(), crate::io::IoError> {
+        TcpStream::write_all(self, data).map_err(|_| crate::io::IoError::Closed)
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout_ms: u32) -> Result<usize, crate::io::IoError> {
+        match TcpStream::read(self, buf, Duration::from_millis(u64::from(timeout_ms))) {
+            Ok(n) => Ok(n),
+            Err(NetError::Timeout) => Err(crate::io::IoError::Timeout),
+            Err(_) => Err(crate::io::IoError::Reset),
         }
     }
 }

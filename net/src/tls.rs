@@ -477,6 +477,7 @@ mod tests {
 
     #[test]
     fn calendar_fields_match_known_dates() {
+        // SAFETY: a plain C struct of integers: all zeros is valid.
         let mut tm: tls::types::tm = unsafe { core::mem::zeroed() };
         let t: i64 = 1_795_744_225; // 2026-11-27 01:50:25 UTC, a Friday
         assert!(!mbedtls_platform_gmtime_r(&t, &mut tm).is_null());

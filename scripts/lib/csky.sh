@@ -50,10 +50,13 @@ ensure_csky_toolchain() {
     export CC_csky_none_elfabiv2="$gcc"
     export AR_csky_none_elfabiv2="${CSKY_PREFIX}ar"
     export CARGO_TARGET_CSKY_NONE_ELFABIV2_LINKER="$gcc"
-    # bindgen (mbedTLS) needs the toolchain's headers: the sysroot is <install>/<triple>.
+    # bindgen (mbedTLS) reads the toolchain's headers (the sysroot is <install>/<triple>).
+    # Debian 12's libclang 14 has no C-SKY target; i686 lays C structs out as C-SKY ABIv2 does
+    # (32-bit pointers and longs, 64-bit integers 4-aligned), so its bindings are the same
+    # (../shared/facts/csky-crossbuild.md section 4).
     local sysroot
     sysroot="$(cd "$(dirname "$gcc")/.." && pwd)/$("$gcc" -dumpmachine)"
-    export BINDGEN_EXTRA_CLANG_ARGS_csky_none_elfabiv2="--sysroot=$sysroot"
+    export BINDGEN_EXTRA_CLANG_ARGS_csky_none_elfabiv2="--target=i686-unknown-linux-gnu --sysroot=$sysroot"
     # -Zbuild-std and the JSON target spec are unstable options of the pinned stable toolchain.
     export RUSTC_BOOTSTRAP=1
 }

@@ -1,0 +1,299 @@
+//! The MQTT task and the `mqtt` command: a mutual-TLS session to a broker (AWS IoT Core, or
+//! the local stand-in), kept alive and reconnected by one task; the shell talks to it through
+//! a request queue, and incoming messages are logged.
+
+use crate::network::{credentials, station};
+use crate::platform::Platform;
+use crate::shell::command::{CommandError, CommandResult, Context};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::time::Duration;
+use kernel::Queue;
+use net::io::{Clock, IoError, Random};
+use net::mqtt::{Backoff, Client, Event, Message, MqttError, Options, QoS};
+use net::station::Station;
+use net::tls::{Credentials, TlsStream};
+
+/// The thing name, which AWS IoT expects as the MQTT client identifier.
+pub const DEFAULT_CLIENT_ID: &str = "w800-demo-1";
+/// Buffer sizes: the vendor example's network buffer (4096 + 2048 + 128) for incoming packets
+/// (job documents with presigned URLs are long), smaller ones for what we send.
+const RX_BUF: usize = 6272;
+const TX_BUF: usize = 1024;
+const IN_FLIGHT: usize = 4;
+const OUTBOX_SLOT: usize = 1024;
+const SUBSCRIPTIONS: usize = 8;
+const TOPIC_MAX: usize = 128;
+const PAYLOAD_MAX: usize = 512;
+const TASK_STACK_WORDS: u16 = 4096;
+const TASK_PRIORITY: kernel::Priority = 4;
+/// How long the shell waits for the task to carry out a request.
+const REPLY_WAIT: Duration = Duration::from_secs(30);
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(15);
+
+type Topic = heapless::String<TOPIC_MAX>;
+
+/// What the shell asks the task. Requests travel by value through a FreeRTOS queue (copied
+/// into its fixed slots), so the variants' sizes are the bound, not an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Request {
+    Subscribe(Topic),
+    Publish {
+        topic: Topic,
+        payload: heapless::Vec<u8, PAYLOAD_MAX>,
+        qos: QoS,
+    },
+    Disconnect,
+}
+
+/// The task's answer: done, or why not.
+type Reply = Result<(), MqttError>;
+
+/// The shell's handle on the running MQTT task.
+pub struct Session {
+    requests: Queue<Request>,
+    replies: Queue<Reply>,
+}
+
+/// net's clock over the kernel's.
+struct KernelClock;
+
+impl Clock for KernelClock {
+    fn now_ms(&self) -> u32 {
+        kernel::now_ms()
+    }
+
+    fn delay_ms(&self, ms: u32) {
+        kernel::delay(Duration::from_millis(u64::from(ms)));
+    }
+}
+
+/// Jitter for the reconnect backoff, from the board's entropy.
+struct BoardRandom(&'static Platform);
+
+impl Random for BoardRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut bytes = [0u8; 4];
+        self.0.entropy.lock().fill(&mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+}
+
+fn log_event(event: Event<'_>) {
+    if let Event::Message(message) = event {
+        match core::str::from_utf8(message.payload) {
+            Ok(text) => log::info!(target: "mqtt", "message on {}: {text}", message.topic),
+            Err(_) => {
+                log::info!(target: "mqtt", "message on {}: {} bytes", message.topic, message.payload.len())
+            }
+        }
+    }
+}
+
+/// Where the task connects.
+struct Target {
+    station: &'static Station,
+    credentials: &'static Credentials,
+    host: String,
+    port: u16,
+    client_id: String,
+}
+
+fn run(platform: &'static Platform, target: Target, session: &'static Session) {
+    let mut rx = Box::new([0u8; RX_BUF]);
+    let mut tx = Box::new([0u8; TX_BUF]);
+    let mut outbox = Box::new([0u8; IN_FLIGHT * OUTBOX_SLOT]);
+    let mut client: Client<'_, SUBSCRIPTIONS, IN_FLIGHT> = Client::new(
+        Options::new(&target.client_id),
+        &mut rx[..],
+        &mut tx[..],
+        &mut outbox[..],
+    );
+    let clock = KernelClock;
+    let mut random = BoardRandom(platform);
+    let mut backoff = Backoff::new(500, 5_000).with_attempt_limit(5);
+    let mut open = || {
+        TlsStream::connect(
+            target.station,
+            &target.host,
+            target.port,
+            target.credentials,
+            HANDSHAKE_WAIT,
+        )
+        .map_err(|e| {
+            log::warn!(target: "mqtt", "connecting to {}:{}: {e}", target.host, target.port);
+            IoError::Connect
+        })
+    };
+    let mut transport =
+        match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut log_event) {
+            Ok(transport) => transport,
+            Err(e) => {
+                let _ = session.replies.send(Err(e), REPLY_WAIT);
+                return;
+            }
+        };
+    log::info!(target: "mqtt", "connected to {}:{} as {}", target.host, target.port, target.client_id);
+    let _ = session.replies.send(Ok(()), REPLY_WAIT);
+    loop {
+        while let Some(request) = session.requests.receive(Duration::ZERO) {
+            let reply = match request {
+                Request::Subscribe(topic) => client
+                    .subscribe(&mut transport, &clock, &topic, &mut log_event)
+                    .map(|_| ()),
+                Request::Publish {
+                    topic,
+                    payload,
+                    qos,
+                } => {
+                    let message = Message {
+                        topic: &topic,
+                        payload: &payload,
+                        qos,
+                        retain: false,
+                    };
+                    client.publish_and_wait(&mut transport, &clock, &message, &mut log_event)
+                }
+                Request::Disconnect => {
+                    let _ = client.disconnect(&mut transport);
+                    log::info!(target: "mqtt", "disconnected");
+                    let _ = session.replies.send(Ok(()), REPLY_WAIT);
+                    return;
+                }
+            };
+            let _ = session.replies.send(reply, REPLY_WAIT);
+        }
+        match client.poll(&mut transport, kernel::now_ms()) {
+            Ok(Some(event)) => log_event(event),
+            Ok(None) => {}
+            Err(e) => {
+                log::warn!(target: "mqtt", "connection lost: {e}; reconnecting");
+                match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut log_event)
+                {
+                    Ok(fresh) => {
+                        transport = fresh;
+                        log::info!(target: "mqtt", "reconnected, subscriptions restored");
+                    }
+                    Err(e) => {
+                        log::error!(target: "mqtt", "giving up: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn session(platform: &Platform) -> Result<&'static Session, CommandError> {
+    platform.mqtt.lock().ok_or_else(|| {
+        CommandError::Failed(String::from("not connected: run 'mqtt connect' first"))
+    })
+}
+
+fn wait_reply(session: &Session) -> CommandResult {
+    match session.replies.receive(REPLY_WAIT) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(why)) => Err(CommandError::Failed(why.to_string())),
+        None => Err(CommandError::Failed(String::from(
+            "the MQTT task did not answer",
+        ))),
+    }
+}
+
+fn topic(text: &str) -> Result<Topic, CommandError> {
+    Topic::try_from(text)
+        .map_err(|_| CommandError::Failed(format!("topic longer than {TOPIC_MAX} bytes")))
+}
+
+/// `mqtt connect <host> [port] [client-id] | sub <topic> | pub <topic> <payload> [qos] | disconnect`
+pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    match args {
+        ["connect", host, rest @ ..] if rest.len() <= 2 => {
+            let port = match rest.first() {
+                Some(p) => p.parse().map_err(|_| CommandError::Usage)?,
+                None => 8883,
+            };
+            connect(
+                ctx,
+                host,
+                port,
+                rest.get(1).copied().unwrap_or(DEFAULT_CLIENT_ID),
+            )
+        }
+        ["sub", filter] => {
+            let session = session(ctx.platform)?;
+            send(session, Request::Subscribe(topic(filter)?))?;
+            wait_reply(session)?;
+            writeln!(ctx.out, "subscribed to {filter}")?;
+            Ok(())
+        }
+        ["pub", name, payload, rest @ ..] if rest.len() <= 1 => {
+            let qos = match rest.first().copied() {
+                None | Some("1") => QoS::AtLeastOnce,
+                Some("0") => QoS::AtMostOnce,
+                Some(_) => return Err(CommandError::Usage),
+            };
+            let payload = heapless::Vec::from_slice(payload.as_bytes()).map_err(|_| {
+                CommandError::Failed(format!("payload longer than {PAYLOAD_MAX} bytes"))
+            })?;
+            let session = session(ctx.platform)?;
+            send(
+                session,
+                Request::Publish {
+                    topic: topic(name)?,
+                    payload,
+                    qos,
+                },
+            )?;
+            wait_reply(session)?;
+            writeln!(ctx.out, "published to {name}")?;
+            Ok(())
+        }
+        ["disconnect"] => {
+            let session = session(ctx.platform)?;
+            send(session, Request::Disconnect)?;
+            wait_reply(session)?;
+            *ctx.platform.mqtt.lock() = None;
+            writeln!(ctx.out, "disconnected")?;
+            Ok(())
+        }
+        _ => Err(CommandError::Usage),
+    }
+}
+
+fn send(session: &Session, request: Request) -> CommandResult {
+    session
+        .requests
+        .send(request, REPLY_WAIT)
+        .map_err(|_| CommandError::Failed(String::from("the MQTT task is busy")))
+}
+
+fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> CommandResult {
+    let platform = ctx.platform;
+    if platform.mqtt.lock().is_some() {
+        return Err(CommandError::Failed(String::from(
+            "already connected: 'mqtt disconnect' first",
+        )));
+    }
+    let target = Target {
+        station: station(platform)?,
+        credentials: credentials(platform)?,
+        host: host.to_string(),
+        port,
+        client_id: client_id.to_string(),
+    };
+    let new = |e: kernel::Error| CommandError::Failed(e.to_string());
+    let session: &'static Session = Box::leak(Box::new(Session {
+        requests: Queue::new(4).map_err(new)?,
+        replies: Queue::new(1).map_err(new)?,
+    }));
+    kernel::spawn("mqtt", TASK_STACK_WORDS, TASK_PRIORITY, move || {
+        run(platform, target, session)
+    })
+    .map_err(new)?;
+    wait_reply(session)?;
+    *platform.mqtt.lock() = Some(session);
+    writeln!(ctx.out, "mqtt connected to {host}:{port} as {client_id}")?;
+    Ok(())
+}
