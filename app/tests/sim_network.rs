@@ -75,6 +75,13 @@ impl Broker {
     fn start(net: &TestNet, pki: &Path, dir: &Path) -> Broker {
         let conf = dir.join("mosquitto.conf");
         let pid_file = dir.join("mosquitto.pid");
+        // AWS-policy-like isolation: a thing reaches only its own topics; the service all.
+        let acl = dir.join("acl");
+        std::fs::write(
+            &acl,
+            "user jobs-svc\ntopic readwrite $aws/things/#\n\npattern readwrite $aws/things/%u/#\n",
+        )
+        .unwrap();
         std::fs::write(
             &conf,
             format!(
@@ -82,10 +89,11 @@ impl Broker {
                  cafile {pki}/ca.crt\ncertfile {pki}/iot.crt\nkeyfile {pki}/iot.key\n\
                  require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.2\n\
                  allow_anonymous false\npersistence false\nuser root\npid_file {pid}\n\
-                 log_dest file {log}\n",
+                 log_dest file {log}\nacl_file {acl}\n",
                 pki = pki.display(),
                 pid = pid_file.display(),
                 log = dir.join("mosquitto.log").display(),
+                acl = acl.display(),
             ),
         )
         .unwrap();
@@ -469,6 +477,23 @@ fn mqtt_over_mutual_tls_subscribes_publishes_and_survives_a_broker_restart() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     in_net(&net, "mosquitto_pub", &args);
     sim.expect(&format!("message on {notify}: after-restart"), wait);
+    // The ACL keeps the thing out of other things' topics: the broker drops the publish.
+    let other = "$aws/things/w800-demo-2/jobs/start-next";
+    let sub_args = client(&["-t", other, "-C", "1", "-W", "4"]);
+    let spy = Command::new(workspace().join("scripts/testnet"))
+        .args(["exec", "--name", &net.name, "--", "mosquitto_sub"])
+        .args(&sub_args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    sim.send(&format!("mqtt pub {other} intrusion 0"));
+    sim.expect(&format!("published to {other}"), wait);
+    let spied = spy.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&spied.stdout).trim().is_empty(),
+        "ACL let a publish through"
+    );
     sim.send("mqtt disconnect");
     sim.expect("disconnected", wait);
     drop(sim);
