@@ -52,7 +52,7 @@ impl Platform {
         wifi: impl Wifi + 'static,
         credentials: Option<TlsCredentials>,
     ) -> Result<&'static Platform, kernel::Error> {
-        let wifi: &'static Mutex<dyn Wifi> = Box::leak(Box::new(Mutex::new(wifi)?));
+        let wifi: &'static Mutex<dyn Wifi> = shared(wifi)?;
         Self::build(
             board,
             console,
@@ -76,21 +76,18 @@ impl Platform {
         wifi: Option<&'static Mutex<dyn Wifi>>,
         credentials: Option<TlsCredentials>,
     ) -> Result<&'static Platform, kernel::Error> {
-        let console: &'static Mutex<dyn Console> = Box::leak(Box::new(Mutex::new(console)?));
-        let flash: &'static Mutex<dyn Flash> = Box::leak(Box::new(Mutex::new(flash)?));
-        let entropy: &'static Mutex<dyn Entropy> = Box::leak(Box::new(Mutex::new(entropy)?));
         Ok(Box::leak(Box::new(Platform {
             board,
-            console,
-            flash,
+            console: shared(console)?,
+            flash: shared(flash)?,
             reset: Box::leak(Box::new(reset)),
             clock: Box::leak(Box::new(clock)),
-            entropy,
+            entropy: shared(entropy)?,
             wifi,
-            station: Box::leak(Box::new(Mutex::new(None)?)),
+            station: shared(None)?,
             credentials,
-            tls: Box::leak(Box::new(Mutex::new(None)?)),
-            mqtt: Box::leak(Box::new(Mutex::new(None)?)),
+            tls: shared(None)?,
+            mqtt: shared(None)?,
         })))
     }
 
@@ -100,6 +97,11 @@ impl Platform {
             console: self.console,
         }
     }
+}
+
+/// A mutex around `value` that lives as long as the firmware (the platform's parts do).
+fn shared<T>(value: T) -> Result<&'static Mutex<T>, kernel::Error> {
+    Ok(Box::leak(Box::new(Mutex::new(value)?)))
 }
 
 /// Writes formatted text to the console, one lock per write.

@@ -1,15 +1,12 @@
 //! The sim on its test network (scripts/testnet: a namespace with DHCP, DNS and NTP): Wi-Fi
 //! association, DHCP, DNS, ping and SNTP through lwIP over the TAP radio.
 
-use std::io::Write;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::{temp_flash, workspace, Session};
 
 /// A private test network, removed on drop.
 struct TestNet {
@@ -30,39 +27,23 @@ impl TestNet {
         TestNet { name }
     }
 
-    /// Runs the sim inside the network with `input` as its console; returns its output.
-    fn run_sim(&self, flash: &Path, extra: &[&str], input: &str) -> String {
-        let mut child = Command::new(workspace().join("scripts/testnet"))
+    /// The sim, inside the network, its radio on the network's TAP device.
+    fn sim(&self, flash: &Path, extra: &[&str]) -> Command {
+        let mut command = Command::new(workspace().join("scripts/testnet"));
+        command
             .args(["exec", "--name", &self.name, "--"])
             .arg(env!("CARGO_BIN_EXE_w800-sim"))
             .arg("--flash")
             .arg(flash)
             .args(["--tap", "w800tap"])
             .args(extra)
-            .env_remove("W800_SIM_RESET_REASON")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the sim");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let (done, finished) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
-            let _ = done.send(text);
-        });
-        let Ok(text) = finished.recv_timeout(Duration::from_secs(90)) else {
-            let _ = child.kill();
-            panic!("the sim did not power off within 90 s");
-        };
-        assert!(child.wait().unwrap().success(), "{text}");
-        text
+            .env_remove("W800_SIM_RESET_REASON");
+        command
+    }
+
+    /// Runs the sim inside the network with `input` as its console; returns its output.
+    fn run_sim(&self, flash: &Path, extra: &[&str], input: &str) -> String {
+        support::run_to_end(self.sim(flash, extra), input, Duration::from_secs(90))
     }
 }
 
@@ -134,83 +115,6 @@ fn make_pki(dir: &Path) -> PathBuf {
     pki
 }
 
-/// A sim driven line by line: send a command, wait for what it prints.
-struct SimSession {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    lines: mpsc::Receiver<String>,
-    seen: String,
-}
-
-impl SimSession {
-    fn start(net: &TestNet, flash: &Path, extra: &[&str]) -> SimSession {
-        let mut child = Command::new(workspace().join("scripts/testnet"))
-            .args(["exec", "--name", &net.name, "--"])
-            .arg(env!("CARGO_BIN_EXE_w800-sim"))
-            .arg("--flash")
-            .arg(flash)
-            .args(["--tap", "w800tap"])
-            .args(extra)
-            .env_remove("W800_SIM_RESET_REASON")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the sim");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        SimSession {
-            child,
-            stdin,
-            lines,
-            seen: String::new(),
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("type into the sim");
-    }
-
-    /// Waits until a line containing `text` appears (lines before it are kept in `seen`).
-    fn expect(&mut self, text: &str, wait: Duration) -> String {
-        let deadline = std::time::Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no {text:?} within {wait:?}; the sim printed:\n{}",
-                    self.seen
-                ),
-            }
-        }
-    }
-}
-
-impl Drop for SimSession {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs a command inside the test network and returns its stdout.
 fn in_net(net: &TestNet, program: &str, args: &[&str]) -> String {
     let out = Command::new(workspace().join("scripts/testnet"))
@@ -232,13 +136,6 @@ impl Drop for TestNet {
             .args(["down", "--name", &self.name])
             .status();
     }
-}
-
-fn temp_flash(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("w800-net-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("flash.bin")
 }
 
 #[test]
@@ -412,7 +309,7 @@ fn mqtt_over_mutual_tls_subscribes_publishes_and_survives_a_broker_restart() {
         args
     };
     let wait = Duration::from_secs(30);
-    let mut sim = SimSession::start(&net, &flash, &["--ca", &ca, "--cert", &cert, "--key", &key]);
+    let mut sim = Session::start(net.sim(&flash, &["--ca", &ca, "--cert", &cert, "--key", &key]));
     sim.send("wifi init");
     sim.send("wifi connect 61test 12345678");
     sim.expect("sta got ip", wait);

@@ -1,51 +1,16 @@
 //! The sim firmware end to end: a shell session through a pipe, across a reboot and a power
 //! cycle, with the flash file surviving both.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
+use support::{sim, temp_flash};
 
 /// Runs the sim on `flash` with `input` as its whole console input; returns what it printed.
-/// The sim powers off at the end of the input, so it must exit 0 on its own.
 fn run_sim(flash: &Path, input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_w800-sim"))
-        .arg("--flash")
-        .arg(flash)
-        .env_remove("W800_SIM_RESET_REASON")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the sim");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .expect("type the input");
-    let mut stdout = child.stdout.take().unwrap();
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
-        let _ = done.send(text);
-    });
-    let Ok(text) = finished.recv_timeout(Duration::from_secs(60)) else {
-        let _ = child.kill();
-        panic!("the sim did not power off within 60 s");
-    };
-    let status = child.wait().expect("wait for the sim");
-    assert!(status.success(), "sim exited with {status}:\n{text}");
-    text
-}
-
-fn temp_flash(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("w800-sim-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("flash.bin")
+    support::run_to_end(sim(flash), input, Duration::from_secs(60))
 }
 
 /// The text between the `n`th banner and the next one (or the end).
@@ -159,12 +124,7 @@ fn bad_commands_and_flash_misuse_get_clear_errors() {
 fn a_bad_flash_file_is_refused_at_start() {
     let flash = temp_flash("bad");
     std::fs::write(&flash, [0u8; 1000]).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_w800-sim"))
-        .arg("--flash")
-        .arg(&flash)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = sim(&flash).stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -1,0 +1,133 @@
+//! Driving the sim firmware from tests: as a batch (all input at once, run to power-off) or
+//! as a session (a line at a time, waiting for output).
+// Each test binary uses a part of this.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The sim binary with `--flash`, as a power-on (no reset reason inherited).
+pub fn sim(flash: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_w800-sim"));
+    command
+        .arg("--flash")
+        .arg(flash)
+        .env_remove("W800_SIM_RESET_REASON");
+    command
+}
+
+/// A fresh directory for one test's files; returns the flash file's path in it.
+pub fn temp_flash(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("w800-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("flash.bin")
+}
+
+/// Runs `command` (a sim) with `input` as its whole console input; the sim powers off at the
+/// end of it and must exit 0 within `limit`. Returns what it printed.
+pub fn run_to_end(mut command: Command, input: &str, limit: Duration) -> String {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the sim");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .expect("type the input");
+    let mut stdout = child.stdout.take().unwrap();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        let _ = done.send(text);
+    });
+    let Ok(text) = finished.recv_timeout(limit) else {
+        let _ = child.kill();
+        panic!("the sim did not power off within {limit:?}");
+    };
+    let status = child.wait().expect("wait for the sim");
+    assert!(status.success(), "sim exited with {status}:\n{text}");
+    text
+}
+
+/// A sim driven line by line: send a command, wait for what it prints.
+pub struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Session {
+    pub fn start(mut command: Command) -> Session {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the sim");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            child,
+            stdin,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("type into the sim");
+    }
+
+    /// Waits until a line containing `text` appears; returns it.
+    pub fn expect(&mut self, text: &str, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {text:?} within {wait:?}; the sim printed:\n{}",
+                    self.seen
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
