@@ -1,5 +1,6 @@
 //! Sizes and priorities, in one place. Stack sizes are in 32-bit words.
 
+use core::time::Duration;
 use kernel::Priority;
 
 /// The longest command line the shell takes, in bytes (the vendor shell's default is 64; Wi-Fi
@@ -24,3 +25,48 @@ pub const SHELL_STACK_WORDS: u16 = 2048;
 pub const SHELL_PRIORITY: Priority = 5;
 /// How long the shell sleeps when the console has nothing, in milliseconds.
 pub const CONSOLE_POLL_MS: u64 = 10;
+
+// Network.
+
+/// How long `wifi connect` waits for DHCP: lwIP's retries back off 2, 4, 8, 16 s, so this
+/// covers four rounds on a lossy link.
+pub const DHCP_WAIT: Duration = Duration::from_secs(30);
+/// How long `ping` waits for each reply.
+pub const PING_WAIT: Duration = Duration::from_secs(2);
+/// How long `ntp start` waits for the first answer.
+pub const NTP_WAIT: Duration = Duration::from_secs(10);
+/// How long a TCP connect plus TLS handshake may take.
+pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(15);
+
+// MQTT (the jobs channel).
+
+/// The thing name, which AWS IoT expects as the MQTT client identifier.
+pub const THING_NAME: &str = "w800-demo-1";
+/// Incoming packets: the vendor example's network buffer (4096 + 2048 + 128), as job
+/// documents carry presigned URLs of up to 2048 bytes.
+pub const MQTT_RX_BUF: usize = 6272;
+/// Outgoing packets other than QoS 1 publishes.
+pub const MQTT_TX_BUF: usize = 1024;
+/// QoS 1 publishes awaiting PUBACK, each in a slot of `MQTT_OUTBOX_SLOT` bytes.
+pub const MQTT_IN_FLIGHT: usize = 4;
+pub const MQTT_OUTBOX_SLOT: usize = 1024;
+/// Topic filters remembered for subscribing again after a reconnect.
+pub const MQTT_SUBSCRIPTIONS: usize = 8;
+/// The longest topic and payload the shell hands to the MQTT task.
+pub const MQTT_TOPIC_MAX: usize = 128;
+pub const MQTT_PAYLOAD_MAX: usize = 512;
+pub const MQTT_STACK_WORDS: u16 = 4096;
+pub const MQTT_PRIORITY: Priority = 4;
+/// How long the shell waits for the MQTT task to carry out a request.
+pub const MQTT_REPLY_WAIT: Duration = Duration::from_secs(30);
+
+// HTTP (the file channel).
+
+/// Request and response heads: a 2048-byte URL plus headers.
+pub const HTTP_HEAD_BUF: usize = 3072;
+/// The body is read in pieces of this size.
+pub const HTTP_CHUNK: usize = 2048;
+/// Inactivity timeout of each read.
+pub const HTTP_READ_TIMEOUT_MS: u32 = 10_000;
+/// The most connections one download may open (the server may close after each response).
+pub const HTTP_MAX_CONNECTIONS: u32 = 64;

@@ -2,27 +2,19 @@
 //! connection (TLS for https), and reports its size and SHA-256. It exercises the same client
 //! the OTA download uses.
 
+use crate::config::{
+    HANDSHAKE_WAIT, HTTP_CHUNK, HTTP_HEAD_BUF, HTTP_MAX_CONNECTIONS, HTTP_READ_TIMEOUT_MS,
+};
 use crate::network::{credentials, station};
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
-use core::time::Duration;
 use net::digest::Sha256;
 use net::http::{ByteRange, Connection, HttpError, Scheme, Url};
 use net::io::Transport;
 use net::station::Station;
 use net::tls::{Credentials, TlsStream};
-
-/// Request and response heads: a 2048-byte URL plus headers.
-const HEAD_BUF: usize = 3072;
-/// The body is read in pieces of this size.
-const CHUNK: usize = 2048;
-/// Inactivity timeout of each read.
-const READ_TIMEOUT_MS: u32 = 10_000;
-const CONNECT_WAIT: Duration = Duration::from_secs(15);
-/// The most connections one download may open (the server may close after each response).
-const MAX_CONNECTIONS: u32 = 64;
 
 /// TCP for http, TLS for https.
 enum Stream {
@@ -53,7 +45,7 @@ fn open(
 ) -> Result<Stream, String> {
     match (url.scheme(), credentials) {
         (Scheme::Https, Some(credentials)) => {
-            TlsStream::connect(station, url.host(), url.port(), credentials, CONNECT_WAIT)
+            TlsStream::connect(station, url.host(), url.port(), credentials, HANDSHAKE_WAIT)
                 .map(Stream::Tls)
                 .map_err(|e| e.to_string())
         }
@@ -61,7 +53,7 @@ fn open(
         (Scheme::Http, _) => {
             let address = station.resolve(url.host()).map_err(|e| e.to_string())?;
             station
-                .tcp_connect(address, url.port(), CONNECT_WAIT)
+                .tcp_connect(address, url.port(), HANDSHAKE_WAIT)
                 .map(Stream::Plain)
                 .map_err(|e| e.to_string())
         }
@@ -92,14 +84,14 @@ pub fn httpc(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         Scheme::Http => None,
     };
     let start = kernel::now_ms();
-    let mut head = Box::new([0u8; HEAD_BUF]);
-    let mut chunk = Box::new([0u8; CHUNK]);
+    let mut head = Box::new([0u8; HTTP_HEAD_BUF]);
+    let mut chunk = Box::new([0u8; HTTP_CHUNK]);
     let mut digest = Sha256::new();
     let mut received: u64 = 0;
     let mut total: Option<u64> = None;
     let (mut requests, mut connections) = (0u32, 0u32);
     'connections: while total.is_none_or(|t| received < t) {
-        if connections == MAX_CONNECTIONS {
+        if connections == HTTP_MAX_CONNECTIONS {
             return Err(CommandError::Failed(format!(
                 "gave up after {connections} connections"
             )));
@@ -117,7 +109,7 @@ pub fn httpc(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
                 }
                 None => ByteRange::starting_at(received),
             };
-            let content = match connection.get_range(&url, range, &[], READ_TIMEOUT_MS) {
+            let content = match connection.get_range(&url, range, &[], HTTP_READ_TIMEOUT_MS) {
                 Ok(content) => content,
                 // The server closed a kept-alive connection between requests: open another.
                 Err(HttpError::Io(_)) if requests > 0 => continue 'connections,
@@ -127,7 +119,7 @@ pub fn httpc(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             total = content.complete_length.or(total);
             loop {
                 let n = connection
-                    .read_body(&mut chunk[..], READ_TIMEOUT_MS)
+                    .read_body(&mut chunk[..], HTTP_READ_TIMEOUT_MS)
                     .map_err(|e| CommandError::Failed(e.to_string()))?;
                 let Some(piece) = chunk.get(..n).filter(|p| !p.is_empty()) else {
                     break;

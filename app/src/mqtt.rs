@@ -2,6 +2,11 @@
 //! the local stand-in), kept alive and reconnected by one task; the shell talks to it through
 //! a request queue, and incoming messages are logged.
 
+use crate::config::{
+    HANDSHAKE_WAIT, MQTT_IN_FLIGHT, MQTT_OUTBOX_SLOT, MQTT_PAYLOAD_MAX, MQTT_PRIORITY,
+    MQTT_REPLY_WAIT, MQTT_RX_BUF, MQTT_STACK_WORDS, MQTT_SUBSCRIPTIONS, MQTT_TOPIC_MAX,
+    MQTT_TX_BUF, THING_NAME,
+};
 use crate::network::{credentials, station};
 use crate::platform::Platform;
 use crate::shell::command::{CommandError, CommandResult, Context};
@@ -15,24 +20,7 @@ use net::mqtt::{Backoff, Client, Event, Message, MqttError, Options, QoS};
 use net::station::Station;
 use net::tls::{Credentials, TlsStream};
 
-/// The thing name, which AWS IoT expects as the MQTT client identifier.
-pub const DEFAULT_CLIENT_ID: &str = "w800-demo-1";
-/// Buffer sizes: the vendor example's network buffer (4096 + 2048 + 128) for incoming packets
-/// (job documents with presigned URLs are long), smaller ones for what we send.
-const RX_BUF: usize = 6272;
-const TX_BUF: usize = 1024;
-const IN_FLIGHT: usize = 4;
-const OUTBOX_SLOT: usize = 1024;
-const SUBSCRIPTIONS: usize = 8;
-const TOPIC_MAX: usize = 128;
-const PAYLOAD_MAX: usize = 512;
-const TASK_STACK_WORDS: u16 = 4096;
-const TASK_PRIORITY: kernel::Priority = 4;
-/// How long the shell waits for the task to carry out a request.
-const REPLY_WAIT: Duration = Duration::from_secs(30);
-const HANDSHAKE_WAIT: Duration = Duration::from_secs(15);
-
-type Topic = heapless::String<TOPIC_MAX>;
+type Topic = heapless::String<MQTT_TOPIC_MAX>;
 
 /// What the shell asks the task. Requests travel by value through a FreeRTOS queue (copied
 /// into its fixed slots), so the variants' sizes are the bound, not an allocation.
@@ -41,7 +29,7 @@ enum Request {
     Subscribe(Topic),
     Publish {
         topic: Topic,
-        payload: heapless::Vec<u8, PAYLOAD_MAX>,
+        payload: heapless::Vec<u8, MQTT_PAYLOAD_MAX>,
         qos: QoS,
     },
     Disconnect,
@@ -101,10 +89,10 @@ struct Target {
 }
 
 fn run(platform: &'static Platform, target: Target, session: &'static Session) {
-    let mut rx = Box::new([0u8; RX_BUF]);
-    let mut tx = Box::new([0u8; TX_BUF]);
-    let mut outbox = Box::new([0u8; IN_FLIGHT * OUTBOX_SLOT]);
-    let mut client: Client<'_, SUBSCRIPTIONS, IN_FLIGHT> = Client::new(
+    let mut rx = Box::new([0u8; MQTT_RX_BUF]);
+    let mut tx = Box::new([0u8; MQTT_TX_BUF]);
+    let mut outbox = Box::new([0u8; MQTT_IN_FLIGHT * MQTT_OUTBOX_SLOT]);
+    let mut client: Client<'_, MQTT_SUBSCRIPTIONS, MQTT_IN_FLIGHT> = Client::new(
         Options::new(&target.client_id),
         &mut rx[..],
         &mut tx[..],
@@ -130,12 +118,12 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
         match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut log_event) {
             Ok(transport) => transport,
             Err(e) => {
-                let _ = session.replies.send(Err(e), REPLY_WAIT);
+                let _ = session.replies.send(Err(e), MQTT_REPLY_WAIT);
                 return;
             }
         };
     log::info!(target: "mqtt", "connected to {}:{} as {}", target.host, target.port, target.client_id);
-    let _ = session.replies.send(Ok(()), REPLY_WAIT);
+    let _ = session.replies.send(Ok(()), MQTT_REPLY_WAIT);
     loop {
         while let Some(request) = session.requests.receive(Duration::ZERO) {
             let reply = match request {
@@ -158,11 +146,11 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
                 Request::Disconnect => {
                     let _ = client.disconnect(&mut transport);
                     log::info!(target: "mqtt", "disconnected");
-                    let _ = session.replies.send(Ok(()), REPLY_WAIT);
+                    let _ = session.replies.send(Ok(()), MQTT_REPLY_WAIT);
                     return;
                 }
             };
-            let _ = session.replies.send(reply, REPLY_WAIT);
+            let _ = session.replies.send(reply, MQTT_REPLY_WAIT);
         }
         match client.poll(&mut transport, kernel::now_ms()) {
             Ok(Some(event)) => log_event(event),
@@ -192,7 +180,7 @@ fn session(platform: &Platform) -> Result<&'static Session, CommandError> {
 }
 
 fn wait_reply(session: &Session) -> CommandResult {
-    match session.replies.receive(REPLY_WAIT) {
+    match session.replies.receive(MQTT_REPLY_WAIT) {
         Some(Ok(())) => Ok(()),
         Some(Err(why)) => Err(CommandError::Failed(why.to_string())),
         None => Err(CommandError::Failed(String::from(
@@ -203,7 +191,7 @@ fn wait_reply(session: &Session) -> CommandResult {
 
 fn topic(text: &str) -> Result<Topic, CommandError> {
     Topic::try_from(text)
-        .map_err(|_| CommandError::Failed(format!("topic longer than {TOPIC_MAX} bytes")))
+        .map_err(|_| CommandError::Failed(format!("topic longer than {MQTT_TOPIC_MAX} bytes")))
 }
 
 /// `mqtt connect <host> [port] [client-id] | sub <topic> | pub <topic> <payload> [qos] | disconnect`
@@ -214,12 +202,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
                 Some(p) => p.parse().map_err(|_| CommandError::Usage)?,
                 None => 8883,
             };
-            connect(
-                ctx,
-                host,
-                port,
-                rest.get(1).copied().unwrap_or(DEFAULT_CLIENT_ID),
-            )
+            connect(ctx, host, port, rest.get(1).copied().unwrap_or(THING_NAME))
         }
         ["sub", filter] => {
             let session = session(ctx.platform)?;
@@ -235,7 +218,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
                 Some(_) => return Err(CommandError::Usage),
             };
             let payload = heapless::Vec::from_slice(payload.as_bytes()).map_err(|_| {
-                CommandError::Failed(format!("payload longer than {PAYLOAD_MAX} bytes"))
+                CommandError::Failed(format!("payload longer than {MQTT_PAYLOAD_MAX} bytes"))
             })?;
             let session = session(ctx.platform)?;
             send(
@@ -265,7 +248,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
 fn send(session: &Session, request: Request) -> CommandResult {
     session
         .requests
-        .send(request, REPLY_WAIT)
+        .send(request, MQTT_REPLY_WAIT)
         .map_err(|_| CommandError::Failed(String::from("the MQTT task is busy")))
 }
 
@@ -288,7 +271,7 @@ fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> Com
         requests: Queue::new(4).map_err(new)?,
         replies: Queue::new(1).map_err(new)?,
     }));
-    kernel::spawn("mqtt", TASK_STACK_WORDS, TASK_PRIORITY, move || {
+    kernel::spawn("mqtt", MQTT_STACK_WORDS, MQTT_PRIORITY, move || {
         run(platform, target, session)
     })
     .map_err(new)?;

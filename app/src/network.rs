@@ -1,5 +1,6 @@
 //! The network commands: `wifi`, `ifconfig`, `ping`, `ntp`.
 
+use crate::config::{DHCP_WAIT, HANDSHAKE_WAIT, NTP_WAIT, PING_WAIT};
 use crate::platform::Platform;
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::format;
@@ -7,16 +8,6 @@ use alloc::string::{String, ToString};
 use core::time::Duration;
 use net::station::{NetError, Station};
 use net::tls::{Credentials, TlsStream};
-
-/// How long `wifi connect` waits for DHCP: lwIP's retries back off 2, 4, 8, 16 s, so this
-/// covers four rounds on a lossy link.
-const DHCP_WAIT: Duration = Duration::from_secs(30);
-/// How long `ping` waits for each reply.
-const PING_WAIT: Duration = Duration::from_secs(2);
-/// How long `ntp start` waits for the first answer.
-const NTP_WAIT: Duration = Duration::from_secs(10);
-/// How long a TLS handshake may take.
-const HANDSHAKE_WAIT: Duration = Duration::from_secs(15);
 
 fn failed(e: NetError) -> CommandError {
     CommandError::Failed(e.to_string())
@@ -174,13 +165,8 @@ pub fn credentials(platform: &'static Platform) -> Result<&'static Credentials, 
     let blobs = platform
         .credentials
         .ok_or_else(|| CommandError::Failed(String::from("no TLS credentials on this board")))?;
-    let credentials = Credentials::load(
-        blobs.root_ca,
-        blobs.device,
-        platform.entropy,
-        platform.clock,
-    )
-    .map_err(|e| CommandError::Failed(e.to_string()))?;
+    let credentials = Credentials::load(blobs.root_ca, blobs.device, platform.entropy)
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
     *parsed = Some(credentials);
     Ok(credentials)
 }

@@ -106,8 +106,16 @@ extern "C" fn lwip_port_assert(message: *const c_char, file: *const c_char, line
     panic!("lwIP assertion {message:?} at {file:?}:{line}");
 }
 
-/// The clock SNTP sets, registered by [`Station::start`]: a leaked `&'static dyn Clock`.
-static SNTP_CLOCK: AtomicPtr<&'static dyn Clock> = AtomicPtr::new(core::ptr::null_mut());
+/// The wall clock: SNTP sets it and TLS checks certificates against it. Registered by
+/// [`Station::start`]: a leaked `&'static dyn Clock`.
+static WALL_CLOCK: AtomicPtr<&'static dyn Clock> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The wall clock, once the station started.
+pub(crate) fn wall_clock() -> Option<&'static dyn Clock> {
+    let clock = WALL_CLOCK.load(Ordering::Acquire);
+    // SAFETY: only ever set to a leaked, never freed `&'static dyn Clock`.
+    (!clock.is_null()).then(|| unsafe { *clock })
+}
 /// Unix seconds of the last SNTP answer (0: none yet).
 static SNTP_LAST: AtomicU32 = AtomicU32::new(0);
 /// How many SNTP answers came, so a caller can wait for the next one.
@@ -118,10 +126,8 @@ static SNTP_ANSWERS: AtomicU32 = AtomicU32::new(0);
 extern "C" fn lwip_port_set_system_time(sec: u32, _usec: u32) {
     SNTP_LAST.store(sec, Ordering::Release);
     SNTP_ANSWERS.fetch_add(1, Ordering::AcqRel);
-    let clock = SNTP_CLOCK.load(Ordering::Acquire);
-    if !clock.is_null() {
-        // SAFETY: only ever set to a leaked, never freed `&'static dyn Clock`.
-        unsafe { (*clock).set_unix_time(u64::from(sec)) };
+    if let Some(clock) = wall_clock() {
+        clock.set_unix_time(u64::from(sec));
     }
     log::info!(target: "ntp", "time set to {sec} (unix)");
 }
@@ -137,7 +143,7 @@ impl Station {
             wifi,
             link_up: AtomicBool::new(false),
         });
-        SNTP_CLOCK.store(alloc_static(clock) as *const _ as *mut _, Ordering::Release);
+        WALL_CLOCK.store(alloc_static(clock), Ordering::Release);
         let mac = wifi.lock().mac();
         // SAFETY: lwip_port_init is called once; the station outlives lwIP (it is 'static),
         // so the pointer given as the netif state stays valid.

@@ -6,11 +6,10 @@
 use crate::io::{IoError, Transport};
 use crate::station::{NetError, Station, TcpStream};
 use alloc::boxed::Box;
-use bsp::hal::{Clock, Entropy};
+use bsp::hal::Entropy;
 use core::ffi::{c_int, c_uchar, c_void};
 use core::fmt;
 use core::net::Ipv4Addr;
-use core::sync::atomic::{AtomicPtr, Ordering};
 use core::time::Duration;
 use kernel::Mutex;
 use mbedtls_sys as tls;
@@ -87,16 +86,11 @@ extern "C" fn w800_tls_free(block: *mut c_void) {
     unsafe { kernel::c_free(block) }
 }
 
-/// The clock certificates are checked against: a leaked `&'static dyn Clock`.
-static TLS_CLOCK: AtomicPtr<&'static dyn Clock> = AtomicPtr::new(core::ptr::null_mut());
-
+/// The wall clock certificates are checked against (the epoch until the station runs).
 fn unix_time() -> i64 {
-    let clock = TLS_CLOCK.load(Ordering::Acquire);
-    if clock.is_null() {
-        return 0;
-    }
-    // SAFETY: only ever set to a leaked, never freed `&'static dyn Clock`.
-    i64::try_from(unsafe { (*clock).unix_time() }).unwrap_or(i64::MAX)
+    crate::station::wall_clock().map_or(0, |clock| {
+        i64::try_from(clock.unix_time()).unwrap_or(i64::MAX)
+    })
 }
 
 /// `MBEDTLS_PLATFORM_TIME_MACRO`: the wall clock (the W800's, set by SNTP).
@@ -196,14 +190,12 @@ fn pem(text: &[u8]) -> Result<alloc::vec::Vec<u8>, TlsError> {
 
 impl Credentials {
     /// Parses the root CA (PEM) and, for mutual TLS, the client certificate and key (PEM).
-    /// `clock` is what certificate validity is checked against.
+    /// Certificates are checked against the station's wall clock.
     pub fn load(
         root_ca: &[u8],
         client: Option<(&[u8], &[u8])>,
         entropy: &'static Mutex<dyn Entropy>,
-        clock: &'static dyn Clock,
     ) -> Result<&'static Credentials, TlsError> {
-        TLS_CLOCK.store(Box::leak(Box::new(clock)), Ordering::Release);
         let creds: &'static mut Credentials = Box::leak(Box::new(Credentials {
             // SAFETY: plain C structs, zero is their `init` state (mbedtls_*_init below).
             ca: unsafe { core::mem::zeroed() },
