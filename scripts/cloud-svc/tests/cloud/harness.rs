@@ -88,6 +88,7 @@ impl Cloud {
             .env("CLOUD_MQTT_PORT", self.mqtt_port.to_string())
             .env("CLOUD_HTTPS_PORT", self.https_port.to_string())
             .env("CLOUD_MINUTE_SECS", "1")
+            .env("CLOUD_TESTNET", "none")
             .env("CLOUD_SVC_BIN", env!("CARGO_BIN_EXE_cloud-svc"));
         command
     }
