@@ -3,9 +3,9 @@
 use core::time::Duration;
 use kernel::Priority;
 
-/// The longest command line the shell takes, in bytes (the vendor shell's default is 64; Wi-Fi
-/// credentials and OTA commands need more).
-pub const LINE_MAX: usize = 256;
+/// The longest command line the shell takes, in bytes (the vendor shell's default is 64): room
+/// for `httpc get` with a presigned URL of up to 2048 bytes.
+pub const LINE_MAX: usize = 2200;
 /// The most words a command line may have, the command included.
 pub const ARGS_MAX: usize = 10;
 /// The most bytes `flash read` dumps at once.

@@ -88,7 +88,7 @@ fn shell_session_survives_reboot_and_power_cycle_with_flash_intact() {
 #[test]
 fn bad_commands_and_flash_misuse_get_clear_errors() {
     let flash = temp_flash("errors");
-    let long_line = "x".repeat(300);
+    let long_line = "x".repeat(2300);
     let text = run_sim(
         &flash,
         &format!(
@@ -101,7 +101,7 @@ fn bad_commands_and_flash_misuse_get_clear_errors() {
     let expect = [
         "unknown command 'reboo': did you mean 'reboot'?",
         "unknown command 'xyzzy': type 'help' for the list",
-        "error: line too long (at most 256 characters)",
+        "error: line too long (at most 2200 characters)",
         "error: flash: range 0x1FFFFF+0x2 is outside the flash",
         "error: flash: length must be 1..=4096",
         "error: flash: 0x1000 is in the factory-test area",
