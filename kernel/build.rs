@@ -88,6 +88,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         config.join("FreeRTOSConfig.h").display()
     );
+    println!("cargo:rerun-if-changed=config/common.h");
 }
 
 /// Writes the port's shared numbers (`src/port/layout.rs`) as C/assembler defines.

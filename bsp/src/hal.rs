@@ -58,6 +58,8 @@ pub enum FlashError {
     BitsNotErased { offset: u32 },
     /// The backing store failed (the sim's flash file).
     Io,
+    /// The board only reads its flash (the minimal W800 board reads through the XIP window).
+    ReadOnly,
 }
 
 impl fmt::Display for FlashError {
@@ -79,6 +81,7 @@ impl fmt::Display for FlashError {
                 )
             }
             FlashError::Io => write!(f, "flash backing store I/O error"),
+            FlashError::ReadOnly => write!(f, "this board cannot erase or program its flash"),
         }
     }
 }

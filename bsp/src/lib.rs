@@ -15,7 +15,8 @@ pub mod hal;
 pub mod impair;
 pub mod mmio;
 pub mod nor;
+pub mod w800;
 pub mod xt804;
 
-#[cfg(any(feature = "sim", feature = "qemu"))]
+#[cfg(any(feature = "sim", feature = "qemu", feature = "w800"))]
 pub mod board;

@@ -83,7 +83,7 @@ ensure_base() {
 }
 
 # The sim firmware, built if needed.
-SIM_BIN="$ROOT/target/$SIM_TARGET/release/w800-sim"
+SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$SIM_TARGET/release/w800-sim"
 build_sim() {
     (cd "$ROOT" && cargo build --release -p app --bin w800-sim --quiet)
 }

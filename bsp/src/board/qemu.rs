@@ -17,7 +17,7 @@
 //!   for nothing secret), and the clock counts from the epoch at boot.
 
 use crate::factory::{self, FactoryError};
-use crate::hal::{Entropy, FlashGeometry};
+use crate::hal::FlashGeometry;
 use crate::nor::RamStore;
 
 /// The CPU clock QEMU is started with (`-csky-extend cpu_freq=240000000`).
@@ -53,53 +53,21 @@ pub const EXIT_PANIC: u8 = 101;
 pub const EXIT_FAULT: u8 = 102;
 
 /// Makes `bytes` (the flash stand-in) a flash: as it is when `marker` says it was made before
-/// (a restart), otherwise factory-fresh, after which `marker` says so. Returns whether it
-/// made a fresh one.
+/// (a restart), otherwise factory-fresh, after which `marker` says so.
 pub fn prepare_ram_flash(
     bytes: &mut [u8],
     marker: &mut u32,
     firmware_version: &str,
-) -> Result<bool, FactoryError> {
-    if *marker == RAM_FLASH_MADE {
-        return Ok(false);
+) -> Result<(), FactoryError> {
+    if *marker != RAM_FLASH_MADE {
+        factory::write_factory_content(
+            &mut RamStore(bytes),
+            FlashGeometry::W800,
+            firmware_version,
+        )?;
+        *marker = RAM_FLASH_MADE;
     }
-    factory::write_factory_content(&mut RamStore(bytes), FlashGeometry::W800, firmware_version)?;
-    *marker = RAM_FLASH_MADE;
-    Ok(true)
-}
-
-/// Stand-in entropy: xorshift32 from a seed. smartl has no random source; this is only for
-/// code that wants some bytes (nothing secret comes from it in the QEMU run).
-#[derive(Debug)]
-pub struct SeededEntropy {
-    state: u32,
-}
-
-impl SeededEntropy {
-    /// A generator from `seed` (0 is replaced, as xorshift would stay at 0).
-    pub fn new(seed: u32) -> SeededEntropy {
-        SeededEntropy {
-            state: if seed == 0 { 0x9E37_79B9 } else { seed },
-        }
-    }
-
-    fn next(&mut self) -> u32 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.state = x;
-        x
-    }
-}
-
-impl Entropy for SeededEntropy {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(4) {
-            let word = self.next().to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-    }
+    Ok(())
 }
 
 #[cfg(target_arch = "csky")]
@@ -109,6 +77,8 @@ pub use chip::*;
 #[cfg(target_arch = "csky")]
 mod chip {
     use super::*;
+    use crate::board::last_words::{report_fault, report_panic, LastWords};
+    use crate::board::seeded_entropy::SeededEntropy;
     use crate::board::uptime::UptimeClock;
     use crate::dw_uart::DwUart;
     use crate::hal::{Console, ConsoleRead, Reset, ResetReason};
@@ -116,7 +86,6 @@ mod chip {
     use crate::nor::SimulatedNor;
     use crate::xt804::coret::{self, CoreTimer};
     use crate::xt804::vic::Vic;
-    use core::fmt::Write;
     use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
     use core::time::Duration;
     use kernel::{IsrContext, Queue};
@@ -131,8 +100,6 @@ mod chip {
         pub reset: QemuReset,
         pub clock: UptimeClock,
         pub entropy: SeededEntropy,
-        /// Whether this start made a fresh flash (a power-on).
-        pub flash_created: bool,
     }
 
     static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -190,10 +157,9 @@ mod chip {
                     &mut *(RAM_FLASH_MARKER as *mut u32),
                 )
             };
-            let flash_created = match prepare_ram_flash(bytes, marker, firmware_version) {
-                Ok(created) => created,
-                Err(e) => panic!("cannot make the RAM flash: {e}"),
-            };
+            if let Err(e) = prepare_ram_flash(bytes, marker, firmware_version) {
+                panic!("cannot make the RAM flash: {e}");
+            }
 
             let queue = match Queue::new(RX_QUEUE_LEN) {
                 Ok(queue) => alloc::boxed::Box::leak(alloc::boxed::Box::new(queue)),
@@ -217,7 +183,6 @@ mod chip {
                 reset: QemuReset { last },
                 clock: UptimeClock::new(),
                 entropy: SeededEntropy::new(seed),
-                flash_created,
             }
         }
     }
@@ -304,24 +269,16 @@ mod chip {
         }
     }
 
-    /// Writes straight to the UART: for the last words of a panic or a fault.
-    struct LastWords;
-
-    impl Write for LastWords {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let uart = console_uart();
-            for byte in s.bytes() {
-                uart.write_byte(byte);
-            }
-            Ok(())
-        }
+    fn last_words() -> LastWords<impl FnMut(u8)> {
+        let uart = console_uart();
+        LastWords(move |byte| uart.write_byte(byte))
     }
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         // No interrupt (hence no task switch) from here on: the report is the last output.
         vic().disable_all();
-        let _ = writeln!(LastWords, "\npanic: {info}");
+        report_panic(&mut last_words(), info);
         exit(EXIT_PANIC)
     }
 
@@ -329,10 +286,7 @@ mod chip {
     #[no_mangle]
     extern "C" fn xt804_fault_handler(vector: u32, epc: u32, epsr: u32, lr: u32) -> ! {
         vic().disable_all();
-        let _ = writeln!(
-            LastWords,
-            "\nfatal exception {vector} at pc 0x{epc:08X} (psr 0x{epsr:08X}, lr 0x{lr:08X})"
-        );
+        report_fault(&mut last_words(), vector, epc, epsr, lr);
         exit(EXIT_FAULT)
     }
 }
@@ -346,10 +300,7 @@ mod tests {
     fn a_power_on_makes_the_flash_and_a_restart_keeps_it() {
         let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
         let mut marker = 0;
-        assert_eq!(
-            prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"),
-            Ok(true)
-        );
+        assert_eq!(prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"), Ok(()));
         assert_eq!(marker, RAM_FLASH_MADE);
         let table = ptable::TABLE_OFFSET as usize;
         assert_eq!(bytes[table..table + 4], ptable::MAGIC.to_le_bytes());
@@ -357,28 +308,13 @@ mod tests {
 
         // What the firmware wrote survives a restart.
         bytes[0x1F_0000] = 0x42;
-        assert_eq!(
-            prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"),
-            Ok(false)
-        );
+        assert_eq!(prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"), Ok(()));
         assert_eq!(bytes[0x1F_0000], 0x42);
     }
 
     #[test]
     fn the_flash_stand_in_and_its_marker_sit_in_smartl_ram_outside_the_w800_map() {
         assert_eq!(RAM_FLASH_MARKER, 0x5020_0000);
-        assert_eq!(RESET_WORD & 3, 0);
-        assert!(RESET_WORD < 0x2004_8000, "inside the W800's 288 KiB of RAM");
-    }
-
-    #[test]
-    fn entropy_fills_every_byte_and_varies() {
-        let mut entropy = SeededEntropy::new(0);
-        let mut a = [0u8; 7];
-        let mut b = [0u8; 7];
-        entropy.fill(&mut a);
-        entropy.fill(&mut b);
-        assert_ne!(a, b);
-        assert_ne!(a, [0; 7]);
+        const { assert!(RESET_WORD & 3 == 0 && RESET_WORD < 0x2004_8000) };
     }
 }

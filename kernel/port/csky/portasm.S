@@ -21,6 +21,22 @@
 #define IRQ_FRAME_SIZE PORT_IRQ_FRAME_SIZE_SOFT_FLOAT
 #endif
 
+/* FCR (rounding, exception enables) and FESR (exception flags), the FPU's state besides its
+ * registers, kept at the offsets `fcr` and `fesr` from sp, through r0. */
+    .macro  save_fpu_status fcr, fesr
+    mfcr    r0, cr<1, 2>
+    stw     r0, (sp, \fcr)
+    mfcr    r0, cr<2, 2>
+    stw     r0, (sp, \fesr)
+    .endm
+
+    .macro  restore_fpu_status fcr, fesr
+    ldw     r0, (sp, \fcr)
+    mtcr    r0, cr<1, 2>
+    ldw     r0, (sp, \fesr)
+    mtcr    r0, cr<2, 2>
+    .endm
+
 /* The interrupt stack's top: where the stack pointer was when the scheduler started. From
  * then on, the stack main() ran on serves interrupt handlers and the scheduler only. */
     .section .bss.port_irq_stack_top, "aw", @nobits
@@ -58,10 +74,7 @@ csky_port_switch:
     mfcr    r0, epc
     stw     r0, (sp, PORT_FRAME_EPC)
 #if defined(__csky_hard_float__)
-    mfcr    r0, cr<1, 2>
-    stw     r0, (sp, PORT_FRAME_FCR)
-    mfcr    r0, cr<2, 2>
-    stw     r0, (sp, PORT_FRAME_FESR)
+    save_fpu_status PORT_FRAME_FCR, PORT_FRAME_FESR
     addi    r0, sp, PORT_FRAME_FR0
     fstms   fr0-fr15, (r0)
 #endif
@@ -78,10 +91,7 @@ port_restore_context:
     ldw     r1, (r1, 0)
     ldw     sp, (r1, 0)
 #if defined(__csky_hard_float__)
-    ldw     r0, (sp, PORT_FRAME_FCR)
-    mtcr    r0, cr<1, 2>
-    ldw     r0, (sp, PORT_FRAME_FESR)
-    mtcr    r0, cr<2, 2>
+    restore_fpu_status PORT_FRAME_FCR, PORT_FRAME_FESR
     addi    r0, sp, PORT_FRAME_FR0
     fldms   fr0-fr15, (r0)
 #endif
@@ -110,10 +120,7 @@ csky_port_interrupt:
     addi    r0, sp, PORT_IRQ_FRAME_R18
     stm     r18-r31, (r0)
 #if defined(__csky_hard_float__)
-    mfcr    r0, cr<1, 2>
-    stw     r0, (sp, PORT_IRQ_FRAME_FCR)
-    mfcr    r0, cr<2, 2>
-    stw     r0, (sp, PORT_IRQ_FRAME_FESR)
+    save_fpu_status PORT_IRQ_FRAME_FCR, PORT_IRQ_FRAME_FESR
     addi    r0, sp, PORT_IRQ_FRAME_FR0
     fstms   fr0-fr7, (r0)
 #endif
@@ -131,10 +138,7 @@ csky_port_interrupt:
     jbsr    csky_irq_dispatch
     ldw     sp, (sp, 0)
 #if defined(__csky_hard_float__)
-    ldw     r0, (sp, PORT_IRQ_FRAME_FCR)
-    mtcr    r0, cr<1, 2>
-    ldw     r0, (sp, PORT_IRQ_FRAME_FESR)
-    mtcr    r0, cr<2, 2>
+    restore_fpu_status PORT_IRQ_FRAME_FCR, PORT_IRQ_FRAME_FESR
     addi    r0, sp, PORT_IRQ_FRAME_FR0
     fldms   fr0-fr7, (r0)
 #endif

@@ -8,10 +8,11 @@
 //! - it starts its tick source before the scheduler and, on the tick interrupt, calls
 //!   [`tick_from_isr`].
 //!
-//! The layout and the vector table builder are plain Rust, tested on the host.
+//! The layout, the first context and the vector table are plain Rust, tested on the host.
 
 pub mod layout;
 
+#[cfg(any(test, target_arch = "csky"))]
 use layout::{frame, FIRST_IRQ_VECTOR, SWITCH_VECTOR, TASK_PSR};
 
 /// The number of entries of a ck804 vector table: 32 exceptions, then 32 interrupts.
@@ -19,12 +20,8 @@ pub const VECTOR_COUNT: usize = 64;
 
 /// A vector table with `reset` at 0, `switch` at the context switch's vector, `interrupt` at
 /// every interrupt's, and `fault` at every other exception.
-pub const fn vector_table<T: Copy>(
-    reset: T,
-    fault: T,
-    switch: T,
-    interrupt: T,
-) -> [T; VECTOR_COUNT] {
+#[cfg(any(test, target_arch = "csky"))]
+const fn vector_table<T: Copy>(reset: T, fault: T, switch: T, interrupt: T) -> [T; VECTOR_COUNT] {
     let mut table = [fault; VECTOR_COUNT];
     table[0] = reset;
     table[SWITCH_VECTOR as usize] = switch;
@@ -40,7 +37,8 @@ pub const fn vector_table<T: Copy>(
 /// restores to start the task. `r0` holds the task's parameter, `r15` (where a returning
 /// task function would go) `exit`, `EPC` the entry and `EPSR` [`TASK_PSR`]; every other
 /// register starts at 0 (FPU: round to nearest, no exception enabled or flagged).
-pub fn initial_frame(entry: u32, parameter: u32, exit: u32, hard_float: bool) -> FrameWords {
+#[cfg(any(test, target_arch = "csky"))]
+fn initial_frame(entry: u32, parameter: u32, exit: u32, hard_float: bool) -> FrameWords {
     let mut words = FrameWords {
         words: [0; (frame::SIZE_HARD_FLOAT / 4) as usize],
         len: (frame::size(hard_float) / 4) as usize,
@@ -54,15 +52,17 @@ pub fn initial_frame(entry: u32, parameter: u32, exit: u32, hard_float: bool) ->
 }
 
 /// A task's first context (see [`initial_frame`]).
+#[cfg(any(test, target_arch = "csky"))]
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FrameWords {
+struct FrameWords {
     words: [u32; (frame::SIZE_HARD_FLOAT / 4) as usize],
     len: usize,
 }
 
+#[cfg(any(test, target_arch = "csky"))]
 impl FrameWords {
     /// The words, lowest address first.
-    pub fn as_slice(&self) -> &[u32] {
+    fn as_slice(&self) -> &[u32] {
         &self.words[..self.len]
     }
 }
