@@ -1,6 +1,7 @@
 //! `selftest`: checks, on the board it runs on, what the firmware stands on: the kernel's
 //! tasks, queues, timers and mutexes, atomics and floating point across task switches, the
-//! allocator, and the flash rules. In the sim that is FreeRTOS's POSIX port; on QEMU our
+//! allocator, the flash rules, and the image checks' cryptography (SHA-256, ECDSA P-256
+//! through mbedTLS) against known answers. In the sim that is FreeRTOS's POSIX port; on QEMU our
 //! C-SKY port on the real instruction set.
 //!
 //! One line per check, then `selftest: N passed, M failed`. With `exit`, the board powers off
@@ -66,6 +67,14 @@ const CHECKS: &[Check] = &[
         name: "flash erase, program and read rules",
         run: flash_rules,
     },
+    Check {
+        name: "SHA-256 known answers (mbedTLS)",
+        run: sha256_vectors,
+    },
+    Check {
+        name: "ECDSA P-256 verification (mbedTLS)",
+        run: ecdsa_vector,
+    },
 ];
 
 /// The `selftest [exit]` command.
@@ -98,6 +107,48 @@ pub fn command(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         ctx.platform.reset.power_off(u8::from(failed > 0));
     }
     Ok(())
+}
+
+/// FIPS 180-4's examples, and the signing vector's message, one byte at a time too.
+fn sha256_vectors(_: &'static Platform) -> Outcome {
+    use net::digest::{vector, Sha256};
+    let digest = |parts: &[&[u8]]| {
+        let mut sha = Sha256::new();
+        for part in parts {
+            sha.update(part);
+        }
+        sha.finish()
+    };
+    let abc = digest(&[b"abc"]);
+    ensure(
+        abc[..4] == [0xba, 0x78, 0x16, 0xbf] && abc[28..] == [0xf2, 0x00, 0x15, 0xad],
+        || format!("sha256(abc) = {abc:02x?}"),
+    )?;
+    let empty = digest(&[]);
+    ensure(empty[..4] == [0xe3, 0xb0, 0xc4, 0x42], || {
+        format!("sha256() = {empty:02x?}")
+    })?;
+    let bytewise: Vec<&[u8]> = vector::MESSAGE.chunks(1).collect();
+    ensure(digest(&bytewise) == vector::MESSAGE_SHA256, || {
+        String::from("incremental digest differs from the known one")
+    })
+}
+
+/// A signature made with OpenSSL verifies; the same with one digest bit changed does not.
+fn ecdsa_vector(_: &'static Platform) -> Outcome {
+    use net::digest::{vector, verify_ecdsa_sha256};
+    verify_ecdsa_sha256(
+        vector::PUBLIC_KEY_PEM,
+        &vector::MESSAGE_SHA256,
+        vector::SIGNATURE_DER,
+    )
+    .map_err(|e| format!("the known signature: {e}"))?;
+    let mut tampered = vector::MESSAGE_SHA256;
+    tampered[0] ^= 0x80;
+    ensure(
+        verify_ecdsa_sha256(vector::PUBLIC_KEY_PEM, &tampered, vector::SIGNATURE_DER).is_err(),
+        || String::from("a tampered digest verified"),
+    )
 }
 
 fn ensure(condition: bool, why: impl FnOnce() -> String) -> Outcome {
