@@ -13,6 +13,7 @@ use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use kernel::Queue;
 use net::io::{Clock, IoError, Random};
@@ -42,6 +43,18 @@ type Reply = Result<(), MqttError>;
 pub struct Session {
     requests: Queue<Request>,
     replies: Queue<Reply>,
+    /// Whether a task serves the queues now. The session itself is made once and reused, so
+    /// connecting again allocates nothing new.
+    active: AtomicBool,
+}
+
+/// Marks the session inactive when the task ends, whichever way it ends.
+struct Serving<'a>(&'a AtomicBool);
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// net's clock over the kernel's.
@@ -89,6 +102,7 @@ struct Target {
 }
 
 fn run(platform: &'static Platform, target: Target, session: &'static Session) {
+    let _serving = Serving(&session.active);
     let mut rx = Box::new([0u8; MQTT_RX_BUF]);
     let mut tx = Box::new([0u8; MQTT_TX_BUF]);
     let mut outbox = Box::new([0u8; MQTT_IN_FLIGHT * MQTT_OUTBOX_SLOT]);
@@ -174,9 +188,13 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
 }
 
 fn session(platform: &Platform) -> Result<&'static Session, CommandError> {
-    platform.mqtt.lock().ok_or_else(|| {
-        CommandError::Failed(String::from("not connected: run 'mqtt connect' first"))
-    })
+    platform
+        .mqtt
+        .lock()
+        .filter(|session| session.active.load(Ordering::Acquire))
+        .ok_or_else(|| {
+            CommandError::Failed(String::from("not connected: run 'mqtt connect' first"))
+        })
 }
 
 fn wait_reply(session: &Session) -> CommandResult {
@@ -237,7 +255,6 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             let session = session(ctx.platform)?;
             send(session, Request::Disconnect)?;
             wait_reply(session)?;
-            *ctx.platform.mqtt.lock() = None;
             writeln!(ctx.out, "disconnected")?;
             Ok(())
         }
@@ -254,11 +271,6 @@ fn send(session: &Session, request: Request) -> CommandResult {
 
 fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> CommandResult {
     let platform = ctx.platform;
-    if platform.mqtt.lock().is_some() {
-        return Err(CommandError::Failed(String::from(
-            "already connected: 'mqtt disconnect' first",
-        )));
-    }
     let target = Target {
         station: station(platform)?,
         credentials: credentials(platform)?,
@@ -267,16 +279,35 @@ fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> Com
         client_id: client_id.to_string(),
     };
     let new = |e: kernel::Error| CommandError::Failed(e.to_string());
-    let session: &'static Session = Box::leak(Box::new(Session {
-        requests: Queue::new(4).map_err(new)?,
-        replies: Queue::new(1).map_err(new)?,
-    }));
-    kernel::spawn("mqtt", MQTT_STACK_WORDS, MQTT_PRIORITY, move || {
+    let session = {
+        let mut slot = platform.mqtt.lock();
+        let session: &'static Session = match *slot {
+            Some(session) if session.active.load(Ordering::Acquire) => {
+                return Err(CommandError::Failed(String::from(
+                    "already connected: 'mqtt disconnect' first",
+                )))
+            }
+            Some(session) => session,
+            None => Box::leak(Box::new(Session {
+                requests: Queue::new(4).map_err(new)?,
+                replies: Queue::new(1).map_err(new)?,
+                active: AtomicBool::new(false),
+            })),
+        };
+        *slot = Some(session);
+        // Whatever an earlier task left unanswered or unread is stale now.
+        while session.requests.receive(Duration::ZERO).is_some() {}
+        while session.replies.receive(Duration::ZERO).is_some() {}
+        session.active.store(true, Ordering::Release);
+        session
+    };
+    if let Err(e) = kernel::spawn("mqtt", MQTT_STACK_WORDS, MQTT_PRIORITY, move || {
         run(platform, target, session)
-    })
-    .map_err(new)?;
+    }) {
+        session.active.store(false, Ordering::Release);
+        return Err(new(e));
+    }
     wait_reply(session)?;
-    *platform.mqtt.lock() = Some(session);
     writeln!(ctx.out, "mqtt connected to {host}:{port} as {client_id}")?;
     Ok(())
 }

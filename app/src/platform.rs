@@ -23,7 +23,7 @@ pub struct Platform {
     pub credentials: Option<TlsCredentials>,
     /// The credentials parsed by mbedTLS, once a TLS connection needed them.
     pub tls: &'static Mutex<Option<&'static Credentials>>,
-    /// The MQTT session, while `mqtt connect` holds one.
+    /// The shell's channel to the MQTT task, made at the first `mqtt connect`.
     pub mqtt: &'static Mutex<Option<&'static crate::mqtt::Session>>,
 }
 

@@ -393,6 +393,13 @@ fn mqtt_over_mutual_tls_subscribes_publishes_and_survives_a_broker_restart() {
     );
     sim.send("mqtt disconnect");
     sim.expect("disconnected", wait);
+    // A new session on the same channel, and commands refused once it is gone.
+    sim.send("mqtt connect iot.w800.test 8883");
+    sim.expect("mqtt connected to iot.w800.test:8883", wait);
+    sim.send("mqtt disconnect");
+    sim.expect("disconnected", wait);
+    sim.send("mqtt sub x");
+    sim.expect("error: mqtt: not connected: run 'mqtt connect' first", wait);
     drop(sim);
     drop(broker);
     std::fs::remove_dir_all(dir).unwrap();
