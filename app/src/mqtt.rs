@@ -48,12 +48,13 @@ pub struct Session {
     active: AtomicBool,
 }
 
-/// Marks the session inactive when the task ends, whichever way it ends.
-struct Serving<'a>(&'a AtomicBool);
-
-impl Drop for Serving<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+impl Session {
+    /// The task's last word: inactive first, then the reply, so that the shell (at a higher
+    /// priority) may connect again as soon as it has read it. Nothing touches the session
+    /// after this: a new task may own it by the time this one has returned.
+    fn finish(&self, reply: Reply) {
+        self.active.store(false, Ordering::Release);
+        let _ = self.replies.send(reply, MQTT_REPLY_WAIT);
     }
 }
 
@@ -102,7 +103,6 @@ struct Target {
 }
 
 fn run(platform: &'static Platform, target: Target, session: &'static Session) {
-    let _serving = Serving(&session.active);
     let mut rx = Box::new([0u8; MQTT_RX_BUF]);
     let mut tx = Box::new([0u8; MQTT_TX_BUF]);
     let mut outbox = Box::new([0u8; MQTT_IN_FLIGHT * MQTT_OUTBOX_SLOT]);
@@ -131,10 +131,7 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
     let mut transport =
         match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut log_event) {
             Ok(transport) => transport,
-            Err(e) => {
-                let _ = session.replies.send(Err(e), MQTT_REPLY_WAIT);
-                return;
-            }
+            Err(e) => return session.finish(Err(e)),
         };
     log::info!(target: "mqtt", "connected to {}:{} as {}", target.host, target.port, target.client_id);
     let _ = session.replies.send(Ok(()), MQTT_REPLY_WAIT);
@@ -160,8 +157,7 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
                 Request::Disconnect => {
                     let _ = client.disconnect(&mut transport);
                     log::info!(target: "mqtt", "disconnected");
-                    let _ = session.replies.send(Ok(()), MQTT_REPLY_WAIT);
-                    return;
+                    return session.finish(Ok(()));
                 }
             };
             let _ = session.replies.send(reply, MQTT_REPLY_WAIT);
@@ -179,6 +175,7 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
                     }
                     Err(e) => {
                         log::error!(target: "mqtt", "giving up: {e}");
+                        session.active.store(false, Ordering::Release);
                         return;
                     }
                 }
