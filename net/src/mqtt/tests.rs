@@ -97,6 +97,24 @@ fn connected(options: Options<'static>) -> (TestClient, ScriptedTransport, FakeC
     (client, transport, clock)
 }
 
+/// Subscribes to each of `filters` in turn (packet ids 1, 2, ...), the broker granting QoS 1.
+fn subscribe_granted(
+    client: &mut TestClient,
+    transport: &mut ScriptedTransport,
+    clock: &FakeClock,
+    filters: &[&str],
+) {
+    for (packet_id, filter) in (1..).zip(filters) {
+        transport.push_bytes(&suback(
+            packet_id,
+            SubscribeReturnCode::Granted(QoS::AtLeastOnce),
+        ));
+        client
+            .subscribe(transport, clock, filter, &mut ignore)
+            .unwrap();
+    }
+}
+
 /// Polls until an error, failing the test after `limit_ms` of scripted time.
 fn poll_until_error(
     client: &mut TestClient,
@@ -274,15 +292,7 @@ fn suback_granting_qos2_is_a_protocol_error() {
 fn subscriptions_are_bounded() {
     let (mut client, mut transport, clock) = connected(Options::new(THING));
     let filters = ["a/1", "a/2", "a/3", "a/4"];
-    for (packet_id, filter) in (1..).zip(filters) {
-        transport.push_bytes(&suback(
-            packet_id,
-            SubscribeReturnCode::Granted(QoS::AtLeastOnce),
-        ));
-        client
-            .subscribe(&mut transport, &clock, filter, &mut ignore)
-            .unwrap();
-    }
+    subscribe_granted(&mut client, &mut transport, &clock, &filters);
     assert_eq!(
         client.subscribe(&mut transport, &clock, "a/5", &mut ignore),
         Err(MqttError::SubscriptionsFull)
@@ -675,15 +685,7 @@ fn disconnect_sends_disconnect() {
 #[test]
 fn reconnect_backs_off_then_subscribes_again() {
     let (mut client, mut transport, clock) = connected(Options::new(THING));
-    for (packet_id, filter) in [(1, NOTIFY), (2, ACCEPTED)] {
-        transport.push_bytes(&suback(
-            packet_id,
-            SubscribeReturnCode::Granted(QoS::AtLeastOnce),
-        ));
-        client
-            .subscribe(&mut transport, &clock, filter, &mut ignore)
-            .unwrap();
-    }
+    subscribe_granted(&mut client, &mut transport, &clock, &[NOTIFY, ACCEPTED]);
     transport.push(Input::Close);
     assert!(client.poll(&mut transport, clock.now_ms()).is_err());
 
