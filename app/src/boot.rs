@@ -2,7 +2,7 @@
 
 use crate::config::INIT_STACK_WORDS;
 use crate::platform::Platform;
-use crate::{layout, logger, shell, VERSION};
+use crate::{layout, logger, ota, shell, VERSION};
 use core::fmt::Write;
 
 /// Starts the kernel with the firmware on `platform`. Never returns.
@@ -26,6 +26,8 @@ fn step(out: &mut impl Write, what: &str, ok: bool) {
 
 fn init(platform: &'static Platform) {
     logger::init(platform);
+    // What a bootloader would do before the app: an image staged in app_ota goes into app.
+    ota::boot_stage(platform);
     let mut out = platform.out();
     let mut title = heapless::String::<BOX_INNER>::new();
     let _ = write!(

@@ -2,7 +2,7 @@
 
 use crate::config::{FLASH_PROTECTED_END, FLASH_READ_MAX, FLASH_WRITE_MAX};
 use crate::shell::command::{Command, CommandError, CommandResult, Context};
-use crate::{httpc, layout, mqtt, network};
+use crate::{httpc, layout, mqtt, network, ota};
 use alloc::format;
 use alloc::string::{String, ToString};
 use bsp::hal::ResetReason;
@@ -92,6 +92,12 @@ pub static TABLE: &[Command] = &[
         usage: "read <offset> <len> | write <offset> <hex bytes> | erase <sector offset>",
         help: "read (hex dump), program or erase the flash",
         run: flash,
+    },
+    Command {
+        name: "ota",
+        usage: "[status] | verify <signature-base64> | activate",
+        help: "the image in app_ota: show it, check and stage it, restart into it",
+        run: ota::command,
     },
     Command {
         name: "selftest",

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod logger;
 pub mod mqtt;
 pub mod network;
+pub mod ota;
 pub mod platform;
 pub mod selftest;
 pub mod shell;

@@ -1,5 +1,6 @@
 //! What the application needs from a board, behind the `bsp` traits.
 
+use crate::ota::OtaSupport;
 use alloc::boxed::Box;
 use bsp::hal::{Clock, Console, Entropy, Flash, Reset, TlsCredentials, Wifi};
 use kernel::Mutex;
@@ -25,25 +26,32 @@ pub struct Platform {
     pub tls: &'static Mutex<Option<&'static Credentials>>,
     /// The shell's channel to the MQTT task, made at the first `mqtt connect`.
     pub mqtt: &'static Mutex<Option<&'static crate::mqtt::Session>>,
+    /// Who installs OTA images, and the certificate they are checked against.
+    pub ota: OtaSupport,
 }
 
 impl Platform {
     /// Takes a board's drivers for the rest of the run (a board without a radio).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         board: &'static str,
+        ota: OtaSupport,
         console: impl Console + 'static,
         flash: impl Flash + 'static,
         reset: impl Reset + 'static,
         clock: impl Clock + 'static,
         entropy: impl Entropy + 'static,
     ) -> Result<&'static Platform, kernel::Error> {
-        Self::build(board, console, flash, reset, clock, entropy, None, None)
+        Self::build(
+            board, ota, console, flash, reset, clock, entropy, None, None,
+        )
     }
 
     /// Takes a board's drivers, its radio included, for the rest of the run.
     #[allow(clippy::too_many_arguments)]
     pub fn new_with_wifi(
         board: &'static str,
+        ota: OtaSupport,
         console: impl Console + 'static,
         flash: impl Flash + 'static,
         reset: impl Reset + 'static,
@@ -55,6 +63,7 @@ impl Platform {
         let wifi: &'static Mutex<dyn Wifi> = shared(wifi)?;
         Self::build(
             board,
+            ota,
             console,
             flash,
             reset,
@@ -68,6 +77,7 @@ impl Platform {
     #[allow(clippy::too_many_arguments)]
     fn build(
         board: &'static str,
+        ota: OtaSupport,
         console: impl Console + 'static,
         flash: impl Flash + 'static,
         reset: impl Reset + 'static,
@@ -88,6 +98,7 @@ impl Platform {
             credentials,
             tls: shared(None)?,
             mqtt: shared(None)?,
+            ota,
         })))
     }
 

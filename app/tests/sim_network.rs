@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{temp_flash, workspace, Session};
+use support::{make_pki, temp_flash, workspace, Session};
 
 /// A private test network, removed on drop.
 struct TestNet {
@@ -100,19 +100,6 @@ impl Drop for Broker {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
     }
-}
-
-/// A private test PKI (certs/make-pki) in `dir`.
-fn make_pki(dir: &Path) -> PathBuf {
-    let pki = dir.join("pki");
-    let status = Command::new(workspace().join("certs/make-pki"))
-        .arg("--out")
-        .arg(&pki)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run certs/make-pki");
-    assert!(status.success(), "certs/make-pki failed");
-    pki
 }
 
 /// Runs a command inside the test network and returns its stdout.

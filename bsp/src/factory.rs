@@ -1,12 +1,14 @@
 //! The flash as it leaves the factory: erased throughout, the `with_ota` partition table at
 //! 0xE000 and a valid app image header at the start of `app`. The sim writes it into a new
-//! flash file, the QEMU board into its RAM flash at power-on.
+//! flash file, the QEMU board into its RAM flash at power-on, keeping what QEMU's loader put
+//! there as a flash programmer would have.
 
 use crate::format::image::{self, CompressType, ImageAttr, ImageHeaderRepr, ImageType, Version};
 use crate::format::ptable::{self, PartitionTableRepr};
 use crate::hal::{FlashError, FlashGeometry};
 use crate::nor::NorStore;
 use core::fmt;
+use core::ops::Range;
 
 /// Why the factory content could not be made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,17 +34,29 @@ impl fmt::Display for FactoryError {
     }
 }
 
-/// Writes a factory-fresh flash of `geometry` into `store`: 0xFF throughout, the partition
+/// Writes a factory-fresh flash of `geometry` into `store`: 0xFF throughout except the
+/// `programmed` range (bytes a flash programmer wrote, kept as they are), the partition
 /// table, and an app header for `firmware_version` (≤ 15 characters). One sector at a time,
 /// so it needs no more than a sector of stack, not the flash's size in RAM.
 pub fn write_factory_content(
     store: &mut impl NorStore,
     geometry: FlashGeometry,
     firmware_version: &str,
+    programmed: Option<Range<u32>>,
 ) -> Result<(), FactoryError> {
     let mut sector = [0xFFu8; 4096];
+    let kept = programmed.unwrap_or(0..0);
     for at in (0..geometry.size).step_by(sector.len()) {
-        store.store(at, &sector).map_err(FactoryError::Store)?;
+        let end = at + sector.len() as u32;
+        // The parts of this sector before and after the kept range.
+        for part in [at..end.min(kept.start), at.max(kept.end)..end] {
+            if part.start < part.end {
+                let len = (part.end - part.start) as usize;
+                store
+                    .store(part.start, &sector[..len])
+                    .map_err(FactoryError::Store)?;
+            }
+        }
     }
 
     let table = PartitionTableRepr::with_ota();
@@ -74,7 +88,7 @@ mod tests {
     #[test]
     fn the_factory_flash_has_the_table_the_header_and_nothing_else() {
         let mut store = RamStore(vec![0u8; FlashGeometry::W800.size as usize]);
-        write_factory_content(&mut store, FlashGeometry::W800, "1.2.3").unwrap();
+        write_factory_content(&mut store, FlashGeometry::W800, "1.2.3", None).unwrap();
         let bytes = store.0;
 
         let table_bytes = &bytes[ptable::TABLE_OFFSET as usize..][..4096];
@@ -100,9 +114,23 @@ mod tests {
     }
 
     #[test]
+    fn a_programmed_range_is_kept_and_the_rest_erased() {
+        let mut store = RamStore(vec![0u8; FlashGeometry::W800.size as usize]);
+        let kept = 0x13_1000..0x13_2F02;
+        write_factory_content(&mut store, FlashGeometry::W800, "1.2.3", Some(kept.clone()))
+            .unwrap();
+        let bytes = store.0;
+        let (start, end) = (kept.start as usize, kept.end as usize);
+        assert!(bytes[start..end].iter().all(|b| *b == 0));
+        assert!(bytes[0x13_0000..start].iter().all(|b| *b == 0xFF));
+        assert!(bytes[end..0x14_0000].iter().all(|b| *b == 0xFF));
+    }
+
+    #[test]
     fn a_version_too_long_for_the_header_is_refused() {
         let mut store = RamStore(vec![0u8; FlashGeometry::W800.size as usize]);
-        let err = write_factory_content(&mut store, FlashGeometry::W800, "1.2.3-much-too-long");
+        let err =
+            write_factory_content(&mut store, FlashGeometry::W800, "1.2.3-much-too-long", None);
         assert!(matches!(err, Err(FactoryError::ImageHeader(_))), "{err:?}");
     }
 }

@@ -15,6 +15,7 @@ pub mod hal;
 pub mod impair;
 pub mod mmio;
 pub mod nor;
+pub mod ota;
 pub mod w800;
 pub mod xt804;
 

@@ -105,6 +105,41 @@ pub fn verify_ecdsa_sha256(
     }
 }
 
+/// Verifies like [`verify_ecdsa_sha256`] with the public key of an X.509 certificate (PEM
+/// with its NUL, or DER), as AWS's OTA PAL checks files with its code-signing certificate.
+pub fn verify_ecdsa_sha256_by_certificate(
+    certificate: &[u8],
+    digest: &[u8; 32],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    // SAFETY: a plain C struct, initialised by x509_crt_init before use and freed once below.
+    let mut crt: tls::x509_crt = unsafe { core::mem::zeroed() };
+    // SAFETY: `crt` is a valid context; the input buffers are valid for their lengths, and
+    // `crt.pk` is only used after the certificate parsed.
+    unsafe {
+        tls::x509_crt_init(&mut crt);
+        let parsed = tls::x509_crt_parse(&mut crt, certificate.as_ptr(), certificate.len());
+        let verified = if parsed == 0 {
+            tls::pk_verify(
+                &mut crt.pk,
+                tls::MD_SHA256,
+                digest.as_ptr(),
+                digest.len(),
+                signature.as_ptr(),
+                signature.len(),
+            )
+        } else {
+            0
+        };
+        tls::x509_crt_free(&mut crt);
+        match (parsed, verified) {
+            (0, 0) => Ok(()),
+            (0, code) => Err(SignatureError::Mismatch(code)),
+            (code, _) => Err(SignatureError::BadKey(code)),
+        }
+    }
+}
+
 /// A known-answer vector for self-tests: a P-256 public key (PEM with its NUL), the message,
 /// its SHA-256, and an ECDSA signature over it (DER), made with OpenSSL.
 pub mod vector {

@@ -1,5 +1,6 @@
 //! The sim board's firmware binary: wires the sim drivers to the application.
 
+use app::ota::OtaSupport;
 use bsp::board::sim::{SimBoard, SimOptions};
 
 #[global_allocator]
@@ -12,8 +13,13 @@ fn main() {
             eprintln!("w800-sim: {e}");
             std::process::exit(2)
         });
+    let ota = OtaSupport {
+        code_signing: board.code_signing.or(OtaSupport::BOOT_STAGE.code_signing),
+        ..OtaSupport::BOOT_STAGE
+    };
     let platform = app::Platform::new_with_wifi(
         "sim",
+        ota,
         board.console,
         board.flash,
         board.reset,

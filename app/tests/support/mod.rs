@@ -32,6 +32,19 @@ pub fn temp_flash(name: &str) -> PathBuf {
     dir.join("flash.bin")
 }
 
+/// A private test PKI (certs/make-pki) in `dir`.
+pub fn make_pki(dir: &Path) -> PathBuf {
+    let pki = dir.join("pki");
+    let status = Command::new(workspace().join("certs/make-pki"))
+        .arg("--out")
+        .arg(&pki)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run certs/make-pki");
+    assert!(status.success(), "certs/make-pki failed");
+    pki
+}
+
 /// Runs `command` (a sim) with `input` as its whole console input; the sim powers off at the
 /// end of it and must exit 0 within `limit`. Returns what it printed.
 pub fn run_to_end(mut command: Command, input: &str, limit: Duration) -> String {

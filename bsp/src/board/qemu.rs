@@ -17,8 +17,12 @@
 //!   for nothing secret), and the clock counts from the epoch at boot.
 
 use crate::factory::{self, FactoryError};
+use crate::format::image::{self, ImageHeaderRepr};
+use crate::format::ptable::{self, PartitionTableRepr};
 use crate::hal::FlashGeometry;
 use crate::nor::RamStore;
+use crate::ota::RECORD_SECTOR;
+use core::ops::Range;
 
 /// The CPU clock QEMU is started with (`-csky-extend cpu_freq=240000000`).
 pub const CPU_HZ: u32 = 240_000_000;
@@ -53,21 +57,37 @@ pub const EXIT_PANIC: u8 = 101;
 pub const EXIT_FAULT: u8 = 102;
 
 /// Makes `bytes` (the flash stand-in) a flash: as it is when `marker` says it was made before
-/// (a restart), otherwise factory-fresh, after which `marker` says so.
+/// (a restart), otherwise factory-fresh, after which `marker` says so. At power-on an OTA
+/// file that QEMU's loader put at the start of `app_ota` is kept, as if a flash programmer
+/// had written it ([`loaded_ota_file`]).
 pub fn prepare_ram_flash(
     bytes: &mut [u8],
     marker: &mut u32,
     firmware_version: &str,
 ) -> Result<(), FactoryError> {
     if *marker != RAM_FLASH_MADE {
+        let loaded = loaded_ota_file(bytes);
         factory::write_factory_content(
             &mut RamStore(bytes),
             FlashGeometry::W800,
             firmware_version,
+            loaded,
         )?;
         *marker = RAM_FLASH_MADE;
     }
     Ok(())
+}
+
+/// The OTA file QEMU's loader placed at the start of `app_ota`
+/// (`-device loader,file=<_ota.img>,addr=0x5013_1000,force-raw=on`), if a valid image header
+/// is there: its flash range, header plus body. QEMU zeroes the rest of RAM, which is not
+/// flash content (that would read 0xFF), so nothing else is kept.
+pub fn loaded_ota_file(bytes: &[u8]) -> Option<Range<u32>> {
+    let table = PartitionTableRepr::with_ota();
+    let app_ota = table.find(ptable::APP_OTA)?;
+    let header = ImageHeaderRepr::parse_bytes(bytes.get(app_ota.offset as usize..)?).ok()?;
+    let len = header.img_len.checked_add(image::HEADER_LEN as u32)?;
+    (len <= app_ota.size - RECORD_SECTOR).then_some(app_ota.offset..app_ota.offset + len)
 }
 
 #[cfg(target_arch = "csky")]
@@ -310,6 +330,40 @@ mod tests {
         bytes[0x1F_0000] = 0x42;
         assert_eq!(prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"), Ok(()));
         assert_eq!(bytes[0x1F_0000], 0x42);
+    }
+
+    #[test]
+    fn at_power_on_an_ota_file_the_loader_put_into_app_ota_is_kept() {
+        use crate::format::image::{CompressType, ImageAttr, ImageType, Version};
+        let body = [0x5Au8; 1000];
+        let header = ImageHeaderRepr::for_partition(
+            0xF000,
+            Some(0x13_1000),
+            &body,
+            Version::new("9.9.9").unwrap(),
+            0,
+            ImageAttr::new(ImageType::User, CompressType::Xz),
+        )
+        .unwrap();
+        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+        bytes[0x13_1000..0x13_1040].copy_from_slice(&header.to_bytes());
+        bytes[0x13_1040..0x13_1040 + body.len()].copy_from_slice(&body);
+        let mut marker = 0;
+        assert_eq!(prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"), Ok(()));
+        assert_eq!(bytes[0x13_1000..0x13_1040], header.to_bytes());
+        assert!(bytes[0x13_1040..0x13_1040 + 1000]
+            .iter()
+            .all(|b| *b == 0x5A));
+        // QEMU's zeroes after the file read as erased flash.
+        assert!(bytes[0x13_1040 + 1000..0x1E_0000]
+            .iter()
+            .all(|b| *b == 0xFF));
+
+        // Zeroes where a header should be: nothing is kept.
+        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+        let mut marker = 0;
+        assert_eq!(prepare_ram_flash(&mut bytes, &mut marker, "0.1.0"), Ok(()));
+        assert!(bytes[0x13_1000..0x1E_0000].iter().all(|b| *b == 0xFF));
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct SimOptions {
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// The certificate OTA files are checked against (`--code-signing FILE`, PEM), instead
+    /// of the one built into the firmware.
+    pub code_signing: Option<PathBuf>,
     /// Every argument, to re-execute with after a reset.
     pub args: Vec<OsString>,
 }
@@ -66,6 +69,7 @@ impl SimOptions {
             ca: None,
             cert: None,
             key: None,
+            code_signing: None,
             args: Vec::new(),
         };
         let mut rest = args.iter().skip(1);
@@ -80,6 +84,7 @@ impl SimOptions {
                 Some("--ca") => options.ca = Some(PathBuf::from(value()?)),
                 Some("--cert") => options.cert = Some(PathBuf::from(value()?)),
                 Some("--key") => options.key = Some(PathBuf::from(value()?)),
+                Some("--code-signing") => options.code_signing = Some(PathBuf::from(value()?)),
                 Some("--impair") => {
                     options.impairment = ImpairConfig::parse(value()?)
                         .map_err(|e| SimError::Impairment(e.to_string()))?;
@@ -123,7 +128,7 @@ impl fmt::Display for SimError {
             SimError::Usage => write!(
                 f,
                 "usage: w800-sim [--flash FILE] [--tap NAME] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
-                 [--ca FILE] [--cert FILE --key FILE]"
+                 [--ca FILE] [--cert FILE --key FILE] [--code-signing FILE]"
             ),
             SimError::Impairment(e) => write!(f, "--impair: {e}"),
             SimError::Tap(name, e) => write!(f, "TAP device {name}: {e}"),
@@ -152,6 +157,9 @@ pub struct SimBoard {
     pub wifi: SimWifi,
     /// The TLS credentials, when `--ca` was given.
     pub credentials: Option<TlsCredentials>,
+    /// The code-signing certificate (PEM with a NUL, as mbedTLS parses it), when
+    /// `--code-signing` was given.
+    pub code_signing: Option<&'static [u8]>,
     /// Whether this run created the flash file (a first power-on).
     pub flash_created: bool,
 }
@@ -168,6 +176,15 @@ impl SimBoard {
         )
         .map_err(|e| SimError::Tap(options.tap.clone().unwrap_or_default(), e))?;
         let credentials = load_credentials(&options)?;
+        let code_signing = match &options.code_signing {
+            Some(path) => {
+                let mut pem =
+                    std::fs::read(path).map_err(|e| SimError::Credentials(path.clone(), e))?;
+                pem.push(0);
+                Some(&*Box::leak(pem.into_boxed_slice()))
+            }
+            None => None,
+        };
         let last = std::env::var(RESET_REASON_ENV)
             .ok()
             .and_then(|v| v.parse::<u8>().ok())
@@ -185,6 +202,7 @@ impl SimBoard {
             clock: SimClock::new(),
             wifi,
             credentials,
+            code_signing,
             flash_created,
         })
     }
@@ -263,8 +281,13 @@ impl FileStore {
                     .open(&tmp)
                     .map_err(io_err)?;
                 let mut store = FileStore { file };
-                factory::write_factory_content(&mut store, FlashGeometry::W800, firmware_version)
-                    .map_err(|e| SimError::Format(e.to_string()))?;
+                factory::write_factory_content(
+                    &mut store,
+                    FlashGeometry::W800,
+                    firmware_version,
+                    None,
+                )
+                .map_err(|e| SimError::Format(e.to_string()))?;
                 store.file.sync_all().map_err(io_err)?;
                 std::fs::rename(&tmp, path).map_err(io_err)?;
                 Ok((store, true))

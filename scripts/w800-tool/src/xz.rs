@@ -7,6 +7,7 @@
 use std::fmt;
 
 use bsp::format::crc::jamcrc;
+use bsp::format::xz;
 use liblzma::stream::{Action, Check, Filters, LzmaOptions, Status, Stream, PRESET_EXTREME};
 
 use crate::error::Error;
@@ -16,10 +17,6 @@ pub const DICT_SIZE: u32 = 1 << 15;
 
 /// xz check ID of CRC32 (stream flags, second byte).
 pub const CHECK_CRC32: u8 = 0x01;
-
-/// Memory the decoder may use. A stream with the expected 32 KiB dictionary needs far less;
-/// this only stops a hostile header from making liblzma allocate gigabytes.
-const DECODER_MEMORY_LIMIT: u64 = 64 << 20;
 
 /// Output is grown in steps of this size.
 const CHUNK: usize = 64 << 10;
@@ -48,33 +45,83 @@ pub fn compress(data: &[u8]) -> Result<Vec<u8>, Error> {
 
 /// Decompresses the single xz stream at the start of `data`, which may be followed by at most 3
 /// bytes of 0xFF padding. Fails with [`Error::XzTooLarge`] instead of producing more than
-/// `limit` bytes.
+/// `limit` bytes. This is the bootloader's decoder (`bsp::format::xz`) with the bootloader's
+/// dictionary size, so a stream that unpacks here unpacks on the device.
 pub fn decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
-    let mut stream = Stream::new_stream_decoder(DECODER_MEMORY_LIMIT, 0)?;
+    let mut dict = vec![0u8; xz::DICT_SIZE_MAX];
+    let mut probs = vec![0u16; xz::PROBS_LEN];
+    let mut decoder = xz::Decoder::new(&mut dict, &mut probs).map_err(decoder_error)?;
     let mut output = Vec::new();
+    let mut consumed = 0;
     loop {
-        if output.len() == output.capacity() {
-            if output.len() > limit {
-                return Err(Error::XzTooLarge { limit });
-            }
-            // Room for one byte past the limit, so that an oversized stream is detected.
-            let room = limit.saturating_add(1).saturating_sub(output.len());
-            output.reserve_exact(room.min(CHUNK));
+        let filled = output.len();
+        if filled > limit {
+            return Err(Error::XzTooLarge { limit });
         }
-        if process(&mut stream, data, &mut output)? {
+        // Room for one byte past the limit, so that an oversized stream is detected.
+        let room = limit.saturating_add(1).saturating_sub(filled).min(CHUNK);
+        output.resize(filled + room, 0);
+        let input = data.get(consumed..).unwrap_or_default();
+        let progress = decoder
+            .decode(input, &mut output[filled..])
+            .map_err(decoder_error)?;
+        consumed += progress.consumed;
+        output.truncate(filled + progress.produced);
+        if progress.end {
             break;
+        }
+        if progress.consumed == 0 && progress.produced == 0 {
+            // Output room was offered, yet nothing happened: the input ran out mid-stream.
+            return Err(Error::XzTruncated);
         }
     }
     if output.len() > limit {
         return Err(Error::XzTooLarge { limit });
     }
-    let trailing = remaining(&stream, data);
+    let trailing = data.get(consumed..).unwrap_or_default();
     if trailing.len() >= 4 || trailing.iter().any(|&byte| byte != 0xFF) {
         return Err(Error::XzTrailingData {
             len: trailing.len(),
         });
     }
     Ok(output)
+}
+
+/// The tool's error for a decoder error. `Error` has no variant carrying an
+/// `xz::Error` yet, so the reason travels as the nearest static description.
+fn decoder_error(error: xz::Error) -> Error {
+    use xz::Error as E;
+    Error::XzHeader(match error {
+        E::Workspace => "decoder workspace too small",
+        E::StreamMagic => "bad stream magic",
+        E::StreamHeaderCrc { .. } => "stream header CRC32 mismatch",
+        E::StreamFlags { .. } => "reserved stream flag bits set",
+        E::UnsupportedCheck { .. } => "integrity check is neither none nor CRC32",
+        E::BlockHeaderCrc { .. } => "block header CRC32 mismatch",
+        E::BlockHeader { reason } => reason,
+        E::UnsupportedFilter { .. } => "filter other than LZMA2",
+        E::DictionaryProperty { .. } => "invalid LZMA2 dictionary size",
+        E::DictionaryTooLarge { .. } => "LZMA2 dictionary larger than 32 KiB",
+        E::Lzma2Control { .. }
+        | E::MissingDictionaryReset { .. }
+        | E::MissingProperties { .. }
+        | E::LzmaProperties { .. }
+        | E::RangeCoderInit { .. }
+        | E::MatchDistance { .. }
+        | E::ChunkOverrun
+        | E::ChunkEnd => "corrupt LZMA2 data",
+        E::CompressedSize { .. } | E::UncompressedSize { .. } => {
+            "block sizes disagree with the block header"
+        }
+        E::BlockPadding => "non-zero block padding",
+        E::DataCrc { .. } => "data CRC32 mismatch",
+        E::IndexFormat | E::IndexRecords | E::IndexCrc { .. } => {
+            "index corrupt or disagrees with the blocks"
+        }
+        E::FooterMagic | E::FooterCrc { .. } | E::FooterFlags | E::BackwardSize { .. } => {
+            "stream footer corrupt or disagrees with the index"
+        }
+    })
 }
 
 /// The part of `data` that `stream` has not consumed yet.

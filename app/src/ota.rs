@@ -1,0 +1,279 @@
+//! OTA on the device, over the platform layer in `bsp::ota`: the boot stage that installs a
+//! staged image, and the `ota` command (status, checking and staging what `app_ota` holds,
+//! activating it).
+//!
+//! The signature is ECDSA P-256 over SHA-256 of the whole file, checked with the public key
+//! of the code-signing certificate built into the firmware, as the AWS OTA library's PAL does
+//! with `sig-sha256-ecdsa` from the job document.
+
+use crate::layout;
+use crate::platform::Platform;
+use crate::shell::command::{CommandError, CommandResult, Context};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use bsp::format::image::ImageHeaderRepr;
+use bsp::format::xz;
+use bsp::hal::ResetReason;
+use bsp::ota::install::{self, InstallOutcome};
+use bsp::ota::pal;
+use bsp::ota::record::RecordState;
+use bsp::ota::{ImageSignature, OtaError, SignatureFailure, Slots, Workspace};
+use net::digest::{verify_ecdsa_sha256_by_certificate, Sha256, SignatureError};
+use net::wire::base64;
+
+/// The code-signing certificate built in (see `build.rs`), if the build had one.
+pub const BUILT_IN_CODE_SIGNING_CERT: Option<&[u8]> =
+    include!(concat!(env!("OUT_DIR"), "/code_signing.rs"));
+
+/// The longest DER ECDSA P-256 signature (two 33-byte integers in a sequence).
+const SIGNATURE_MAX: usize = 72;
+
+/// Who installs a staged image into `app`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installer {
+    /// The firmware's own boot stage: on boards that do not execute from `app` (sim, QEMU),
+    /// where nothing runs before the firmware.
+    BootStage,
+    /// The chip's bootloader (the W800's), before the firmware runs from `app`; the firmware
+    /// must never write the partition it runs from.
+    Bootloader,
+}
+
+/// What a board does about OTA.
+#[derive(Debug, Clone, Copy)]
+pub struct OtaSupport {
+    pub installer: Installer,
+    /// The code-signing certificate (PEM with its NUL, or DER).
+    pub code_signing: Option<&'static [u8]>,
+}
+
+impl OtaSupport {
+    /// A board whose firmware installs images itself, with the built-in certificate.
+    pub const BOOT_STAGE: OtaSupport = OtaSupport {
+        installer: Installer::BootStage,
+        code_signing: BUILT_IN_CODE_SIGNING_CERT,
+    };
+    /// A board with a bootloader that installs images, with the built-in certificate.
+    pub const BOOTLOADER: OtaSupport = OtaSupport {
+        installer: Installer::Bootloader,
+        code_signing: BUILT_IN_CODE_SIGNING_CERT,
+    };
+}
+
+/// The xz decoder's memory, on the heap for as long as one check or install takes.
+struct DecoderMemory {
+    dict: Vec<u8>,
+    probs: Vec<u16>,
+}
+
+impl DecoderMemory {
+    /// Fails (rather than aborting) when the heap cannot spare it.
+    fn take() -> Result<DecoderMemory, String> {
+        let mut dict = Vec::new();
+        let mut probs = Vec::new();
+        let no_room = |_| {
+            format!(
+                "no room for the xz decoder ({} bytes)",
+                xz::DICT_SIZE_MAX + 2 * xz::PROBS_LEN
+            )
+        };
+        dict.try_reserve_exact(xz::DICT_SIZE_MAX).map_err(no_room)?;
+        probs.try_reserve_exact(xz::PROBS_LEN).map_err(no_room)?;
+        dict.resize(xz::DICT_SIZE_MAX, 0);
+        probs.resize(xz::PROBS_LEN, 0);
+        Ok(DecoderMemory { dict, probs })
+    }
+
+    fn workspace(&mut self) -> Workspace<'_> {
+        Workspace {
+            dict: &mut self.dict,
+            probs: &mut self.probs,
+        }
+    }
+}
+
+fn slots(platform: &Platform) -> Result<Slots, String> {
+    let table = layout::partition_table(platform)?;
+    Slots::from_table(&table).map_err(|e| e.to_string())
+}
+
+/// The boot stage, before anything else runs: installs a staged image where the board says
+/// the firmware does that, and otherwise reports what the record says.
+pub fn boot_stage(platform: &Platform) {
+    let slots = match slots(platform) {
+        Ok(slots) => slots,
+        Err(e) => {
+            log::error!(target: "ota", "no OTA partitions: {e}");
+            return;
+        }
+    };
+    if platform.ota.installer == Installer::Bootloader {
+        if let Ok(Some(record)) = pal::record(&mut *platform.flash.lock(), &slots) {
+            log::info!(target: "ota", "app_ota image is {}", record.state);
+        }
+        return;
+    }
+    let staged = matches!(
+        pal::record(&mut *platform.flash.lock(), &slots),
+        Ok(Some(record)) if record.state == RecordState::Staged
+    );
+    if !staged {
+        return;
+    }
+    let mut memory = match DecoderMemory::take() {
+        Ok(memory) => memory,
+        Err(e) => {
+            log::error!(target: "ota", "cannot install the staged image: {e}");
+            return;
+        }
+    };
+    log::info!(target: "ota", "installing the staged image from app_ota into app");
+    let started = kernel::now_ms();
+    let mut flash = platform.flash.lock();
+    let outcome = install::install_staged(
+        &mut *flash,
+        &slots,
+        &mut memory.workspace(),
+        &mut |done, total| log::info!(target: "ota", "unpacked {done}/{total} bytes"),
+    );
+    drop(flash);
+    let elapsed = kernel::now_ms() - started;
+    match outcome {
+        Ok(InstallOutcome::Installed(image)) => log::info!(
+            target: "ota",
+            "installed {} ({} bytes) in {elapsed} ms",
+            image.version.as_str(),
+            image.img_len
+        ),
+        Ok(InstallOutcome::AlreadyInstalled(image)) => log::info!(
+            target: "ota",
+            "{} was already in app",
+            image.version.as_str()
+        ),
+        Ok(InstallOutcome::NothingStaged) => {}
+        Err(e) if e.rejected => {
+            log::error!(target: "ota", "staged image rejected: {}", e.error)
+        }
+        Err(e) => log::error!(
+            target: "ota",
+            "install failed, to be tried again at the next start: {}",
+            e.error
+        ),
+    }
+}
+
+/// The signature check of a file with the firmware's code-signing certificate.
+struct CodeSigning {
+    certificate: Option<&'static [u8]>,
+    digest: Sha256,
+}
+
+impl ImageSignature for CodeSigning {
+    fn update(&mut self, data: &[u8]) {
+        self.digest.update(data);
+    }
+
+    fn verify(self, signature: &[u8]) -> Result<(), SignatureFailure> {
+        let certificate = self.certificate.ok_or(SignatureFailure::NoCertificate)?;
+        let digest = self.digest.finish();
+        verify_ecdsa_sha256_by_certificate(certificate, &digest, signature).map_err(|e| match e {
+            SignatureError::BadKey(code) => SignatureFailure::BadCertificate(code),
+            SignatureError::Mismatch(code) => SignatureFailure::Mismatch(code),
+        })
+    }
+}
+
+/// `ota [status] | verify <signature> | activate`.
+pub fn command(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
+    match args {
+        [] | ["status"] => status(ctx),
+        ["verify", signature] => verify(ctx, signature),
+        ["activate"] => activate(ctx),
+        _ => Err(CommandError::Usage),
+    }
+}
+
+fn failed(e: impl ToString) -> CommandError {
+    CommandError::Failed(e.to_string())
+}
+
+fn describe(header: &ImageHeaderRepr) -> String {
+    format!(
+        "{}, {} bytes, {}",
+        header.version.as_str(),
+        header.img_len,
+        header.attr.compress_type().map_or("?", |c| match c {
+            bsp::format::image::CompressType::None => "uncompressed",
+            bsp::format::image::CompressType::Xz => "xz",
+        })
+    )
+}
+
+fn status(ctx: &mut Context<'_>) -> CommandResult {
+    let slots = slots(ctx.platform).map_err(failed)?;
+    let mut flash = ctx.platform.flash.lock();
+    let app = install::check_app(&mut *flash, &slots);
+    let file = bsp::ota::content::file_header(&mut *flash, &slots);
+    let record = pal::record(&mut *flash, &slots);
+    drop(flash);
+    match app {
+        Ok(h) => writeln!(ctx.out, "app:     {} (CRC ok)", describe(&h))?,
+        Err(e) => writeln!(ctx.out, "app:     {e}")?,
+    }
+    match file {
+        Ok(h) => writeln!(ctx.out, "app_ota: {}", describe(&h))?,
+        Err(OtaError::Header(_)) => writeln!(ctx.out, "app_ota: no image")?,
+        Err(e) => writeln!(ctx.out, "app_ota: {e}")?,
+    }
+    match record.map_err(failed)? {
+        Some(record) => writeln!(
+            ctx.out,
+            "record:  {} ({} bytes, org_checksum 0x{:08X})",
+            record.state, record.file_len, record.org_checksum
+        )?,
+        None => writeln!(ctx.out, "record:  none")?,
+    }
+    Ok(())
+}
+
+/// Checks the file in `app_ota` with `signature` (base64 DER) and stages it.
+fn verify(ctx: &mut Context<'_>, signature: &str) -> CommandResult {
+    let mut der = [0u8; SIGNATURE_MAX];
+    let len = base64::decode(signature.as_bytes(), &mut der).map_err(failed)?;
+    let slots = slots(ctx.platform).map_err(failed)?;
+    let mut memory = DecoderMemory::take().map_err(failed)?;
+    let check = CodeSigning {
+        certificate: ctx.platform.ota.code_signing,
+        digest: Sha256::new(),
+    };
+    let started = kernel::now_ms();
+    let staged = pal::close_file(
+        &mut *ctx.platform.flash.lock(),
+        &slots,
+        &der[..len],
+        check,
+        &mut memory.workspace(),
+    )
+    .map_err(|e| failed(format!("refused: {e}")))?;
+    writeln!(
+        ctx.out,
+        "staged {}: file {} bytes, image {} bytes; header, CRC, signature and content checked in {} ms",
+        staged.file.version.as_str(),
+        staged.file_len,
+        staged.inner.img_len,
+        kernel::now_ms() - started
+    )?;
+    Ok(())
+}
+
+/// Restarts into the staged image.
+fn activate(ctx: &mut Context<'_>) -> CommandResult {
+    let slots = slots(ctx.platform).map_err(failed)?;
+    let record = pal::record(&mut *ctx.platform.flash.lock(), &slots).map_err(failed)?;
+    if !matches!(record, Some(r) if r.state == RecordState::Staged) {
+        return Err(failed("no image is staged (ota verify <signature> first)"));
+    }
+    log::info!(target: "ota", "restarting to install the staged image");
+    ctx.platform.reset.reset(ResetReason::Ota)
+}

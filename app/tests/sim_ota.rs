@@ -1,0 +1,188 @@
+//! OTA on the sim without a network: an `_ota.img` written into the flash file's `app_ota`
+//! (as the download will write it), checked and staged by `ota verify` with an ECDSA
+//! signature from the test PKI, installed into `app` by the boot stage after `ota activate`.
+
+mod support;
+
+use bsp::format::image::Version;
+use bsp::format::ptable::PartitionTableRepr;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use support::{make_pki, run_to_end, sim, temp_flash, Session};
+use w800_tool::images::{self, OtaOverrides, PackSettings};
+
+const APP_OTA: u64 = 0x13_1000;
+const APP_BODY: u64 = 0xF400;
+const WAIT: Duration = Duration::from_secs(20);
+
+/// An app binary: text-like runs and noise, as code compresses.
+fn app_binary(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_F491u32;
+    (0..len)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            if i % 256 < 200 {
+                b"mov r0, r1; bsr main; "[i % 22]
+            } else {
+                x as u8
+            }
+        })
+        .collect()
+}
+
+/// The `.img` and `_ota.img` of `binary` as version `version`.
+fn ota_image(binary: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
+    let table = PartitionTableRepr::with_ota();
+    let settings = PackSettings {
+        table: table.clone(),
+        partition: "app".into(),
+        version: Version::new(version).unwrap(),
+        upd_no: 0,
+    };
+    let img = images::pack(binary, &settings).unwrap();
+    let ota = images::pack_ota(&img, &table, OtaOverrides::default()).unwrap();
+    (img, ota)
+}
+
+/// `file` signed with `key` (ECDSA P-256, SHA-256, DER) by OpenSSL, in base64.
+fn signature(dir: &Path, file: &[u8], key: &Path) -> String {
+    let path = dir.join("signed.bin");
+    std::fs::write(&path, file).unwrap();
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg(&path)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl dgst -sign failed");
+    base64(&out.stdout)
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for group in bytes.chunks(3) {
+        let word = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |w, (i, b)| w | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= group.len() {
+                text.push(ALPHABET[(word >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
+/// A factory-fresh flash file (the sim makes it at its first power-on) with `file` written at
+/// the start of `app_ota`.
+fn flash_with_ota_file(name: &str, file: &[u8]) -> PathBuf {
+    let flash = temp_flash(name);
+    run_to_end(sim(&flash), "", WAIT);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&flash)
+        .unwrap()
+        .write_all_at(file, APP_OTA)
+        .unwrap();
+    flash
+}
+
+fn session(flash: &Path, pki: &Path) -> Session {
+    let mut command = sim(flash);
+    command
+        .arg("--code-signing")
+        .arg(pki.join("code-signing.crt"));
+    let mut session = Session::start(command);
+    session.expect("app image ver", WAIT);
+    session
+}
+
+#[test]
+fn a_signed_image_is_staged_then_installed_by_the_boot_stage() {
+    let flash = temp_flash("ota-pki");
+    let pki = make_pki(flash.parent().unwrap());
+    let binary = app_binary(150_000);
+    let (img, ota) = ota_image(&binary, "0.2.0");
+    let flash = flash_with_ota_file("ota-install", &ota);
+    let dir = flash.parent().unwrap().to_path_buf();
+    let mut device = session(&flash, &pki);
+
+    device.send("ota");
+    device.expect("app:     0.1.0, 0 bytes, uncompressed (CRC ok)", WAIT);
+    device.expect(
+        &format!("app_ota: 0.2.0, {} bytes, xz", ota.len() - 64),
+        WAIT,
+    );
+    device.expect("record:  none", WAIT);
+
+    // Signed by a key the firmware does not trust: refused, nothing staged.
+    let foreign = signature(&dir, &ota, &pki.join("foreign-ca.key"));
+    device.send(&format!("ota verify {foreign}"));
+    device.expect("refused: signature does not verify", WAIT);
+    device.send("ota activate");
+    device.expect("no image is staged", WAIT);
+
+    let good = signature(&dir, &ota, &pki.join("code-signing.key"));
+    device.send(&format!("ota verify {good}"));
+    device.expect(
+        &format!(
+            "staged 0.2.0: file {} bytes, image {} bytes",
+            ota.len(),
+            img.len() - 64
+        ),
+        WAIT,
+    );
+    device.send("ota activate");
+    device.expect("installing the staged image from app_ota into app", WAIT);
+    device.expect(&format!("installed 0.2.0 ({} bytes)", img.len() - 64), WAIT);
+    device.expect("boot reason 5 (ota)", WAIT);
+    device.expect("app image ver 0.2.0", WAIT);
+    device.send("ota");
+    device.expect("app:     0.2.0", WAIT);
+    device.expect("record:  installed", WAIT);
+    drop(device);
+
+    let mut installed = vec![0u8; img.len() - 64];
+    std::fs::File::open(&flash)
+        .unwrap()
+        .read_exact_at(&mut installed, APP_BODY)
+        .unwrap();
+    assert_eq!(installed, img[64..], "app holds the image's body");
+
+    // The next power-on finds nothing to do.
+    let text = run_to_end(sim(&flash), "", WAIT);
+    assert!(!text.contains("installing"), "{text}");
+    assert!(text.contains("app image ver 0.2.0"), "{text}");
+}
+
+#[test]
+fn a_damaged_image_is_refused_and_the_running_one_kept() {
+    let flash = temp_flash("ota-damaged-pki");
+    let pki = make_pki(flash.parent().unwrap());
+    let (_, ota) = ota_image(&app_binary(40_000), "0.3.0");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let good = signature(&dir, &ota, &pki.join("code-signing.key"));
+    let mut damaged = ota.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x10;
+    let flash = flash_with_ota_file("ota-damaged", &damaged);
+    let mut device = session(&flash, &pki);
+
+    device.send(&format!("ota verify {good}"));
+    device.expect("refused: file: image body checksum mismatch", WAIT);
+    device.send("ota verify MEQC!A==");
+    device.expect("not base64 at character 4", WAIT);
+    device.send("ota activate");
+    device.expect("no image is staged", WAIT);
+    device.send("reboot");
+    device.expect("boot reason 4 (user reboot)", WAIT);
+    device.expect("app image ver 0.1.0", WAIT);
+}

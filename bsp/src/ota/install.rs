@@ -1,0 +1,194 @@
+//! The installer: at start, puts a staged image into `app` (what the W800's bootloader does
+//! with `app_ota`, w800-platform.md section 2.3, for boards that have no such bootloader).
+//!
+//! Order matters for power loss: the record stays staged until `app` has been written and read
+//! back, and `app`'s header is written last, so a start that lost power half-way finds the
+//! record still staged, `app_ota` intact, and does it all again.
+
+use super::content::{self, Sink};
+use super::pal::{self, program_span};
+use super::record::RecordState;
+use super::{OtaError, Region, Slots, Workspace};
+use crate::format::crc::JamCrc;
+use crate::format::image::{self, ImageHeaderRepr};
+use crate::hal::Flash;
+
+/// What the installer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallOutcome {
+    /// Nothing is staged.
+    NothingStaged,
+    /// `app` already held the staged image (put there by the chip's bootloader, or by a start
+    /// that lost power before it could say so); the record now says installed.
+    AlreadyInstalled(ImageHeaderRepr),
+    /// The staged image was written into `app`, which checked out.
+    Installed(ImageHeaderRepr),
+}
+
+/// Why the installer stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstallError {
+    pub error: OtaError,
+    /// True when the record was marked rejected (the file no longer checks out, or the image
+    /// did not land); false for a flash failure, after which it stays staged for the next start.
+    pub rejected: bool,
+}
+
+/// Installs the staged image, if there is one. `progress` hears (bytes written, body length)
+/// every 64 KiB.
+pub fn install_staged<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    workspace: &mut Workspace<'_>,
+    progress: &mut dyn FnMut(u32, u32),
+) -> Result<InstallOutcome, InstallError> {
+    let kept = |error| InstallError {
+        error,
+        rejected: false,
+    };
+    match pal::record(flash, slots).map_err(kept)? {
+        Some(record) if record.state == RecordState::Staged => {
+            let outcome = install(flash, slots, &record, workspace, progress);
+            match outcome {
+                Ok(outcome) => {
+                    pal::mark(flash, slots, RecordState::Installed).map_err(kept)?;
+                    Ok(outcome)
+                }
+                Err(OtaError::Flash(e)) => Err(kept(OtaError::Flash(e))),
+                Err(error) => {
+                    pal::mark(flash, slots, RecordState::Rejected).map_err(kept)?;
+                    Err(InstallError {
+                        error,
+                        rejected: true,
+                    })
+                }
+            }
+        }
+        _ => Ok(InstallOutcome::NothingStaged),
+    }
+}
+
+fn install<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    record: &super::record::RecordRepr,
+    workspace: &mut Workspace<'_>,
+    progress: &mut dyn FnMut(u32, u32),
+) -> Result<InstallOutcome, OtaError> {
+    let file = content::file_header(flash, slots)?;
+    let same_file = content::file_len(&file, slots)? == record.file_len
+        && file.org_checksum == record.org_checksum
+        && pal::header_checksum(&file) == record.hd_checksum;
+    if !same_file {
+        return Err(OtaError::RecordMismatch);
+    }
+    content::check_file(flash, slots, &file, |_| {})?;
+
+    let inner = content::inner_header(flash, slots, &file, workspace)?;
+    if let Ok(app) = check_app(flash, slots) {
+        if app == inner {
+            return Ok(InstallOutcome::AlreadyInstalled(inner));
+        }
+    }
+
+    let mut writer = AppWriter {
+        app: slots.app,
+        sector: flash.geometry().sector_size,
+        erased_until: slots.app.offset,
+        header: None,
+        reported: 0,
+        progress,
+    };
+    let inner = content::walk(flash, slots, &file, workspace, &mut writer)?;
+    program_span(flash, slots.app.offset, &inner.to_bytes())?;
+    let installed = check_app(flash, slots)?;
+    if installed != inner {
+        return Err(OtaError::App(image::Error::BodyChecksum {
+            stored: inner.org_checksum,
+            computed: installed.org_checksum,
+        }));
+    }
+    Ok(InstallOutcome::Installed(inner))
+}
+
+/// Checks the image in `app`: its header, and its body against `org_checksum`.
+pub fn check_app<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<ImageHeaderRepr, OtaError> {
+    let mut raw = [0u8; image::HEADER_LEN];
+    flash.read(slots.app.offset, &mut raw)?;
+    let header = ImageHeaderRepr::parse_bytes(&raw).map_err(OtaError::App)?;
+    let body_start = slots.app.offset + image::HEADER_AREA;
+    let fits = header
+        .img_len
+        .checked_add(image::HEADER_AREA)
+        .is_some_and(|len| len <= slots.app.size);
+    if !fits {
+        return Err(OtaError::TooLarge {
+            len: header.img_len,
+            capacity: slots.app.size.saturating_sub(image::HEADER_AREA),
+        });
+    }
+    let mut crc = JamCrc::new();
+    let mut buf = [0u8; 512];
+    let mut at = 0;
+    while at < header.img_len {
+        let n = (header.img_len - at).min(buf.len() as u32);
+        let chunk = &mut buf[..n as usize];
+        flash.read(body_start + at, chunk)?;
+        crc.update(chunk);
+        at += n;
+    }
+    let computed = crc.value();
+    if computed != header.org_checksum {
+        return Err(OtaError::App(image::Error::BodyChecksum {
+            stored: header.org_checksum,
+            computed,
+        }));
+    }
+    Ok(header)
+}
+
+/// Writes the image into `app`: the first sector is erased before anything else (the old
+/// header goes first), the others as the body reaches them; the header itself is written by
+/// the caller once the body is complete.
+struct AppWriter<'p> {
+    app: Region,
+    sector: u32,
+    /// Flash offset up to which `app` is erased.
+    erased_until: u32,
+    header: Option<ImageHeaderRepr>,
+    /// Body bytes written at the last progress report.
+    reported: u32,
+    progress: &'p mut dyn FnMut(u32, u32),
+}
+
+/// Body bytes between progress reports.
+const PROGRESS_STEP: u32 = 64 * 1024;
+
+impl<F: Flash + ?Sized> Sink<F> for AppWriter<'_> {
+    fn header(&mut self, flash: &mut F, header: &ImageHeaderRepr) -> Result<(), OtaError> {
+        flash.erase_sector(self.app.offset)?;
+        self.erased_until = self.app.offset + self.sector;
+        self.header = Some(*header);
+        Ok(())
+    }
+
+    fn body(&mut self, flash: &mut F, offset: u32, data: &[u8]) -> Result<(), OtaError> {
+        let at = self.app.offset + image::HEADER_AREA + offset;
+        let end = at + data.len() as u32;
+        while self.erased_until < end {
+            flash.erase_sector(self.erased_until)?;
+            self.erased_until += self.sector;
+        }
+        program_span(flash, at, data)?;
+        let written = offset + data.len() as u32;
+        let total = self.header.map_or(0, |h| h.img_len);
+        if written - self.reported >= PROGRESS_STEP || written == total {
+            self.reported = written;
+            (self.progress)(written, total);
+        }
+        Ok(())
+    }
+}

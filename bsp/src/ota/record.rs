@@ -1,0 +1,232 @@
+//! The update record: what the OTA platform layer tells the installer about the image in
+//! `app_ota`. It lives at the start of the partition's last sector, which no image may use.
+//!
+//! The vendor SDK keeps an "update flag" there too (its `begin` erases that sector first,
+//! w800-platform.md section 2.3), but its bootloader's rules are not public, so the record is
+//! ours. It is written so that NOR flash and power loss cannot fake it:
+//!
+//! * the identity part (which image, how long) is programmed once, with a JAMCRC: a torn
+//!   program fails the check and reads as "no record", so nothing half-staged is installed;
+//! * the state word only ever loses bits (a program can clear bits, only an erase sets them),
+//!   one bit per step, so each step is a single bit that is either cleared or not.
+//!
+//! | off | size | field |
+//! | --- | --- | --- |
+//! | 0x00 | 4 | magic [`MAGIC`] |
+//! | 0x04 | 4 | file length: header + body of the OTA file in `app_ota` |
+//! | 0x08 | 4 | the file header's `org_checksum` |
+//! | 0x0C | 4 | the file header's `hd_checksum` |
+//! | 0x10 | 4 | JAMCRC of bytes 0x00..0x10 |
+//! | 0x14 | 4 | state: 0xFFFF_FFFF staged, bit 0 clear installed, bit 1 clear rejected |
+
+use crate::format::bytes::{get_u32, put_u32};
+use crate::format::crc::jamcrc;
+use core::fmt;
+
+/// Bytes the record takes.
+pub const RECORD_LEN: usize = 0x18;
+/// The record's magic ("W8UR").
+pub const MAGIC: u32 = 0x5255_3857;
+
+mod field {
+    pub const MAGIC: usize = 0x00;
+    pub const FILE_LEN: usize = 0x04;
+    pub const ORG_CHECKSUM: usize = 0x08;
+    pub const HD_CHECKSUM: usize = 0x0C;
+    pub const CRC: usize = 0x10;
+    pub const STATE: usize = 0x14;
+}
+
+/// Offset of the state word, for the single program that moves it on.
+pub const STATE_OFFSET: u32 = field::STATE as u32;
+
+/// Where the staged image stands. Each later state clears one more bit of the state word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordState {
+    /// Verified by the platform layer (header, CRC, signature, content): to be installed.
+    Staged,
+    /// The installer copied it into `app`, and `app` checked out.
+    Installed,
+    /// The installer refused it (its copy in `app_ota` no longer checked out).
+    Rejected,
+}
+
+impl RecordState {
+    const STAGED: u32 = 0xFFFF_FFFF;
+    const INSTALLED: u32 = !1;
+    const REJECTED: u32 = !2;
+
+    /// The state word's value.
+    pub const fn word(self) -> u32 {
+        match self {
+            RecordState::Staged => Self::STAGED,
+            RecordState::Installed => Self::INSTALLED,
+            RecordState::Rejected => Self::REJECTED,
+        }
+    }
+
+    fn from_word(word: u32) -> Option<RecordState> {
+        match word {
+            Self::STAGED => Some(RecordState::Staged),
+            Self::INSTALLED => Some(RecordState::Installed),
+            Self::REJECTED => Some(RecordState::Rejected),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RecordState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecordState::Staged => "staged",
+            RecordState::Installed => "installed",
+            RecordState::Rejected => "rejected",
+        })
+    }
+}
+
+/// Why bytes are not a record. An erased sector gives [`RecordError::Empty`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordError {
+    /// Fewer than [`RECORD_LEN`] bytes.
+    Truncated,
+    /// All 0xFF: no record was ever written since the sector was erased.
+    Empty,
+    /// The magic is wrong.
+    BadMagic(u32),
+    /// The identity part's CRC is wrong (a torn write).
+    BadCrc,
+    /// The state word is none of the states (bits cleared out of order).
+    BadState(u32),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RecordError::Truncated => write!(f, "update record truncated"),
+            RecordError::Empty => write!(f, "no update record"),
+            RecordError::BadMagic(magic) => write!(f, "bad update record magic 0x{magic:08x}"),
+            RecordError::BadCrc => write!(f, "update record CRC mismatch"),
+            RecordError::BadState(word) => write!(f, "bad update record state 0x{word:08x}"),
+        }
+    }
+}
+
+/// A validated update record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRepr {
+    /// Length of the OTA file (header + body) at the start of `app_ota`.
+    pub file_len: u32,
+    /// The file header's `org_checksum`.
+    pub org_checksum: u32,
+    /// The file header's `hd_checksum`.
+    pub hd_checksum: u32,
+    /// Where it stands.
+    pub state: RecordState,
+}
+
+impl RecordRepr {
+    /// Decodes the first [`RECORD_LEN`] bytes of `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<RecordRepr, RecordError> {
+        let bytes = bytes.get(..RECORD_LEN).ok_or(RecordError::Truncated)?;
+        if bytes.iter().all(|b| *b == 0xFF) {
+            return Err(RecordError::Empty);
+        }
+        let magic = get_u32(bytes, field::MAGIC);
+        if magic != MAGIC {
+            return Err(RecordError::BadMagic(magic));
+        }
+        let identity = bytes.get(..field::CRC).ok_or(RecordError::Truncated)?;
+        if jamcrc(identity) != get_u32(bytes, field::CRC) {
+            return Err(RecordError::BadCrc);
+        }
+        let word = get_u32(bytes, field::STATE);
+        Ok(RecordRepr {
+            file_len: get_u32(bytes, field::FILE_LEN),
+            org_checksum: get_u32(bytes, field::ORG_CHECKSUM),
+            hd_checksum: get_u32(bytes, field::HD_CHECKSUM),
+            state: RecordState::from_word(word).ok_or(RecordError::BadState(word))?,
+        })
+    }
+
+    /// The record as it is programmed.
+    pub fn to_bytes(&self) -> [u8; RECORD_LEN] {
+        let mut bytes = [0u8; RECORD_LEN];
+        put_u32(&mut bytes, field::MAGIC, MAGIC);
+        put_u32(&mut bytes, field::FILE_LEN, self.file_len);
+        put_u32(&mut bytes, field::ORG_CHECKSUM, self.org_checksum);
+        put_u32(&mut bytes, field::HD_CHECKSUM, self.hd_checksum);
+        let crc = jamcrc(&bytes[..field::CRC]);
+        put_u32(&mut bytes, field::CRC, crc);
+        put_u32(&mut bytes, field::STATE, self.state.word());
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged() -> RecordRepr {
+        RecordRepr {
+            file_len: 448_952,
+            org_checksum: 0x1234_5678,
+            hd_checksum: 0x9ABC_DEF0,
+            state: RecordState::Staged,
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_in_every_state() {
+        for state in [
+            RecordState::Staged,
+            RecordState::Installed,
+            RecordState::Rejected,
+        ] {
+            let record = RecordRepr { state, ..staged() };
+            assert_eq!(RecordRepr::parse(&record.to_bytes()), Ok(record));
+        }
+    }
+
+    #[test]
+    fn each_later_state_only_clears_bits_of_the_word_before() {
+        let staged = RecordState::Staged.word();
+        for later in [RecordState::Installed, RecordState::Rejected] {
+            let word = later.word();
+            assert_eq!(word & staged, word, "{later}");
+            assert_eq!((staged ^ word).count_ones(), 1, "{later}");
+        }
+    }
+
+    #[test]
+    fn an_erased_sector_is_no_record() {
+        assert_eq!(
+            RecordRepr::parse(&[0xFF; RECORD_LEN]),
+            Err(RecordError::Empty)
+        );
+        assert_eq!(RecordRepr::parse(&[0xFF; 4]), Err(RecordError::Truncated));
+    }
+
+    #[test]
+    fn a_torn_or_damaged_record_is_refused() {
+        let good = staged().to_bytes();
+        // A program torn after the magic: the rest is still erased.
+        let mut torn = [0xFF; RECORD_LEN];
+        torn[..8].copy_from_slice(&good[..8]);
+        assert_eq!(RecordRepr::parse(&torn), Err(RecordError::BadCrc));
+
+        let mut wrong_magic = good;
+        wrong_magic[0] ^= 1;
+        assert!(matches!(
+            RecordRepr::parse(&wrong_magic),
+            Err(RecordError::BadMagic(_))
+        ));
+
+        let mut both_bits = good;
+        both_bits[field::STATE] = 0xFC;
+        assert_eq!(
+            RecordRepr::parse(&both_bits),
+            Err(RecordError::BadState(0xFFFF_FFFC))
+        );
+    }
+}

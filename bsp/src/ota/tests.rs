@@ -1,0 +1,509 @@
+//! The platform layer and the installer on a simulated W800 flash, with files made the way
+//! the SDK makes them (liblzma, LZMA2 with a 32 KiB dictionary, CRC32 check).
+
+use super::install::{check_app, install_staged, InstallOutcome};
+use super::pal::{self, close_file, create_file, write_block};
+use super::record::RecordState;
+use super::*;
+use crate::factory::write_factory_content;
+use crate::format::crc::jamcrc;
+use crate::format::image::{CompressType, ImageAttr, ImageHeaderRepr, Version};
+use crate::hal::{Flash, FlashGeometry};
+use crate::nor::{RamStore, SimulatedNor};
+use std::io::Write;
+
+type TestFlash = SimulatedNor<RamStore<Vec<u8>>>;
+
+const APP: u32 = 0xF000;
+const APP_OTA: u32 = 0x13_1000;
+
+fn factory_flash() -> TestFlash {
+    let mut store = RamStore(vec![0u8; FlashGeometry::W800.size as usize]);
+    write_factory_content(&mut store, FlashGeometry::W800, "1.0.0", None).unwrap();
+    SimulatedNor::new(store, FlashGeometry::W800)
+}
+
+fn slots() -> Slots {
+    Slots::from_table(&PartitionTableRepr::with_ota()).unwrap()
+}
+
+/// A body that compresses somewhat: text-like runs and some noise.
+fn app_body(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            if i % 512 < 384 {
+                b"W800 OTA test image "[i % 20]
+            } else {
+                x as u8
+            }
+        })
+        .collect()
+}
+
+/// The `.img` for `app`: header + body.
+fn app_image(version: &str, body: &[u8]) -> Vec<u8> {
+    let header = ImageHeaderRepr::for_partition(
+        APP,
+        Some(APP_OTA),
+        body,
+        Version::new(version).unwrap(),
+        0,
+        ImageAttr::new(ImageType::User, CompressType::None),
+    )
+    .unwrap();
+    let mut img = header.to_bytes().to_vec();
+    img.extend_from_slice(body);
+    img
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    use liblzma::stream::{Check, Filters, LzmaOptions, Stream, PRESET_EXTREME};
+    let mut options = LzmaOptions::new_preset(9 | PRESET_EXTREME).unwrap();
+    options.dict_size(1 << 15);
+    let mut filters = Filters::new();
+    filters.lzma2(&options);
+    let stream = Stream::new_stream_encoder(&filters, Check::Crc32).unwrap();
+    let mut encoder = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// An `_ota.img` with `body` (already compressed, or not) as its body, padded with 0xFF.
+fn ota_file(version: &str, mut body: Vec<u8>, compress: CompressType) -> Vec<u8> {
+    while !body.len().is_multiple_of(4) {
+        body.push(0xFF);
+    }
+    let header = ImageHeaderRepr::for_partition(
+        APP,
+        Some(APP_OTA),
+        &body,
+        Version::new(version).unwrap(),
+        0,
+        ImageAttr::new(ImageType::User, compress),
+    )
+    .unwrap();
+    let mut file = header.to_bytes().to_vec();
+    file.extend_from_slice(&body);
+    file
+}
+
+fn xz_ota_file(version: &str, body: &[u8]) -> Vec<u8> {
+    ota_file(version, xz(&app_image(version, body)), CompressType::Xz)
+}
+
+/// The unit tests' signature: the file's JAMCRC, little endian (the firmware uses ECDSA).
+struct CrcSignature(crate::format::crc::JamCrc);
+
+fn signer() -> CrcSignature {
+    CrcSignature(crate::format::crc::JamCrc::new())
+}
+
+impl ImageSignature for CrcSignature {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn verify(self, signature: &[u8]) -> Result<(), SignatureFailure> {
+        if signature == self.0.value().to_le_bytes() {
+            Ok(())
+        } else {
+            Err(SignatureFailure::Mismatch(-1))
+        }
+    }
+}
+
+fn sign(file: &[u8]) -> [u8; 4] {
+    jamcrc(file).to_le_bytes()
+}
+
+struct Memory {
+    dict: Vec<u8>,
+    probs: Vec<u16>,
+}
+
+impl Memory {
+    fn new() -> Memory {
+        Memory {
+            dict: vec![0; xz::DICT_SIZE_MAX],
+            probs: vec![0; xz::PROBS_LEN],
+        }
+    }
+
+    fn workspace(&mut self) -> Workspace<'_> {
+        Workspace {
+            dict: &mut self.dict,
+            probs: &mut self.probs,
+        }
+    }
+}
+
+/// Receives `file` as the agent would: 4 KiB blocks, here last block first.
+fn receive(flash: &mut impl Flash, file: &[u8]) {
+    create_file(flash, &slots(), file.len() as u32).unwrap();
+    let blocks: Vec<_> = file.chunks(4096).enumerate().collect();
+    for (index, block) in blocks.into_iter().rev() {
+        write_block(flash, &slots(), (index * 4096) as u32, block).unwrap();
+    }
+}
+
+fn stage(flash: &mut impl Flash, file: &[u8]) -> Result<pal::StagedImage, OtaError> {
+    receive(flash, file);
+    close_file(
+        flash,
+        &slots(),
+        &sign(file),
+        signer(),
+        &mut Memory::new().workspace(),
+    )
+}
+
+fn install(flash: &mut impl Flash) -> Result<InstallOutcome, install::InstallError> {
+    install_staged(
+        flash,
+        &slots(),
+        &mut Memory::new().workspace(),
+        &mut |_, _| {},
+    )
+}
+
+fn app_version(flash: &mut impl Flash) -> String {
+    check_app(flash, &slots())
+        .unwrap()
+        .version
+        .as_str()
+        .to_string()
+}
+
+fn record_state(flash: &mut impl Flash) -> Option<RecordState> {
+    pal::record(flash, &slots()).unwrap().map(|r| r.state)
+}
+
+#[test]
+fn an_xz_file_is_staged_then_installed_into_app() {
+    let mut flash = factory_flash();
+    let body = app_body(200_000, 7);
+    let file = xz_ota_file("2.0.0", &body);
+    assert!(file.len() < 150_000, "compressed to {}", file.len());
+
+    let staged = stage(&mut flash, &file).unwrap();
+    assert_eq!(staged.file.version.as_str(), "2.0.0");
+    assert_eq!(staged.inner.img_len, 200_000);
+    assert_eq!(staged.file_len as usize, file.len());
+    assert_eq!(record_state(&mut flash), Some(RecordState::Staged));
+    assert_eq!(app_version(&mut flash), "1.0.0", "staging leaves app alone");
+
+    let mut reports = Vec::new();
+    let outcome = install_staged(
+        &mut flash,
+        &slots(),
+        &mut Memory::new().workspace(),
+        &mut |done, total| reports.push((done, total)),
+    );
+    assert!(matches!(outcome, Ok(InstallOutcome::Installed(h)) if h == staged.inner));
+    assert_eq!(reports.last(), Some(&(200_000, 200_000)));
+    assert!(reports.len() >= 3, "{reports:?}");
+    assert_eq!(app_version(&mut flash), "2.0.0");
+    let mut installed = vec![0u8; body.len()];
+    flash.read(APP + 0x400, &mut installed).unwrap();
+    assert_eq!(installed, body);
+    assert_eq!(record_state(&mut flash), Some(RecordState::Installed));
+
+    // Nothing more to do at the next start.
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+}
+
+#[test]
+fn an_uncompressed_file_installs_too() {
+    let mut flash = factory_flash();
+    let body = app_body(10_000, 3);
+    let file = app_image("2.0.1", &body);
+    let staged = stage(&mut flash, &file).unwrap();
+    assert_eq!(staged.inner, staged.file);
+    assert!(matches!(
+        install(&mut flash),
+        Ok(InstallOutcome::Installed(_))
+    ));
+    assert_eq!(app_version(&mut flash), "2.0.1");
+}
+
+#[test]
+fn nothing_is_staged_without_a_matching_signature() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.0.0", &app_body(5000, 1));
+    receive(&mut flash, &file);
+    let err = close_file(
+        &mut flash,
+        &slots(),
+        &[0, 1, 2, 3],
+        signer(),
+        &mut Memory::new().workspace(),
+    );
+    assert_eq!(
+        err,
+        Err(OtaError::Signature(SignatureFailure::Mismatch(-1)))
+    );
+    assert_eq!(record_state(&mut flash), None);
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+    assert_eq!(app_version(&mut flash), "1.0.0");
+}
+
+#[test]
+fn a_damaged_body_fails_its_crc_before_the_signature_is_asked() {
+    let mut flash = factory_flash();
+    let mut file = xz_ota_file("2.0.0", &app_body(5000, 1));
+    file[100] ^= 0x40;
+    let err = stage(&mut flash, &file);
+    assert!(
+        matches!(
+            err,
+            Err(OtaError::Header(image::Error::BodyChecksum { .. }))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(record_state(&mut flash), None);
+}
+
+/// A file whose header, CRC and signature are right but whose content is not: a build
+/// mistake the signer did not catch. It must be refused at close, not in the installer.
+fn signed_file_with_content(version: &str, content: Vec<u8>) -> Vec<u8> {
+    ota_file(version, content, CompressType::Xz)
+}
+
+#[test]
+fn broken_content_is_refused_at_close_and_nothing_is_staged() {
+    let img = app_image("2.0.0", &app_body(20_000, 5));
+    let mut stream = xz(&img);
+    let middle = stream.len() / 2;
+    stream[middle] ^= 0x01;
+    type Expect = fn(&OtaError) -> bool;
+    let cases: [(&str, Vec<u8>, Expect); 8] = [
+        (
+            "corrupt xz",
+            signed_file_with_content("2.0.0", stream),
+            |e| matches!(e, OtaError::Xz(_)),
+        ),
+        (
+            "not xz",
+            signed_file_with_content("2.0.0", vec![0x5A; 1000]),
+            |e| matches!(e, OtaError::Xz(_)),
+        ),
+        (
+            "truncated xz",
+            signed_file_with_content("2.0.0", xz(&img)[..200].to_vec()),
+            |e| *e == OtaError::ContentTruncated,
+        ),
+        (
+            "garbage after the stream",
+            {
+                let mut content = xz(&img);
+                content.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00]);
+                signed_file_with_content("2.0.0", content)
+            },
+            |e| *e == OtaError::TrailingData,
+        ),
+        (
+            "inner version differs",
+            signed_file_with_content("2.0.0", xz(&app_image("2.0.9", &app_body(100, 5)))),
+            |e| matches!(e, OtaError::VersionMismatch { .. }),
+        ),
+        (
+            "inner image is not for app",
+            {
+                let body = app_body(100, 5);
+                let header = ImageHeaderRepr::for_partition(
+                    APP_OTA,
+                    None,
+                    &body,
+                    Version::new("2.0.0").unwrap(),
+                    0,
+                    ImageAttr::new(ImageType::User, CompressType::None),
+                )
+                .unwrap();
+                let mut inner = header.to_bytes().to_vec();
+                inner.extend_from_slice(&body);
+                signed_file_with_content("2.0.0", xz(&inner))
+            },
+            |e| matches!(e, OtaError::BadAddress { .. }),
+        ),
+        (
+            "inner body longer than its header says",
+            {
+                let mut inner = app_image("2.0.0", &app_body(100, 5));
+                inner.extend_from_slice(&[0; 4]);
+                signed_file_with_content("2.0.0", xz(&inner))
+            },
+            |e| *e == OtaError::ContentTooLong,
+        ),
+        (
+            "inner image larger than app",
+            signed_file_with_content("2.0.0", xz(&app_image("2.0.0", &vec![0u8; 0x12_2000]))),
+            |e| matches!(e, OtaError::TooLarge { .. }),
+        ),
+    ];
+    for (what, file, expected) in cases {
+        let mut flash = factory_flash();
+        let result = stage(&mut flash, &file);
+        assert!(result.as_ref().is_err_and(expected), "{what}: {result:?}");
+        assert_eq!(record_state(&mut flash), None, "{what}");
+        assert_eq!(app_version(&mut flash), "1.0.0", "{what}");
+    }
+}
+
+#[test]
+fn files_and_blocks_must_fit_app_ota_without_its_record_sector() {
+    let mut flash = factory_flash();
+    let capacity = slots().file_capacity();
+    assert_eq!(capacity, 0xAF000 - 0x1000);
+    assert_eq!(
+        create_file(&mut flash, &slots(), capacity + 1),
+        Err(OtaError::TooLarge {
+            len: capacity + 1,
+            capacity
+        })
+    );
+    create_file(&mut flash, &slots(), capacity).unwrap();
+    assert_eq!(
+        write_block(&mut flash, &slots(), capacity - 2, &[0; 4]),
+        Err(OtaError::BlockOutOfRange {
+            offset: capacity - 2,
+            len: 4
+        })
+    );
+    assert_eq!(
+        write_block(&mut flash, &slots(), u32::MAX - 1, &[0; 4]),
+        Err(OtaError::BlockOutOfRange {
+            offset: u32::MAX - 1,
+            len: 4
+        })
+    );
+}
+
+#[test]
+fn a_new_download_unstages_the_old_image_first() {
+    let mut flash = factory_flash();
+    stage(&mut flash, &xz_ota_file("2.0.0", &app_body(5000, 1))).unwrap();
+    create_file(&mut flash, &slots(), 8192).unwrap();
+    assert_eq!(record_state(&mut flash), None);
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+}
+
+/// A flash that loses power: every operation after the first `budget` fails.
+struct Failing<'f> {
+    inner: &'f mut TestFlash,
+    budget: u32,
+}
+
+impl Flash for Failing<'_> {
+    fn geometry(&self) -> FlashGeometry {
+        self.inner.geometry()
+    }
+
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), crate::hal::FlashError> {
+        self.inner.read(offset, buf)
+    }
+
+    fn erase_sector(&mut self, offset: u32) -> Result<(), crate::hal::FlashError> {
+        self.spend()?;
+        self.inner.erase_sector(offset)
+    }
+
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), crate::hal::FlashError> {
+        self.spend()?;
+        self.inner.program(offset, data)
+    }
+}
+
+impl Failing<'_> {
+    fn spend(&mut self) -> Result<(), crate::hal::FlashError> {
+        self.budget = self
+            .budget
+            .checked_sub(1)
+            .ok_or(crate::hal::FlashError::Io)?;
+        Ok(())
+    }
+}
+
+#[test]
+fn power_lost_during_an_install_leaves_it_staged_and_the_next_start_finishes_it() {
+    let body = app_body(60_000, 9);
+    let file = xz_ota_file("3.1.4", &body);
+    for budget in [0, 1, 2, 50, 200] {
+        let mut flash = factory_flash();
+        stage(&mut flash, &file).unwrap();
+        let mut failing = Failing {
+            inner: &mut flash,
+            budget,
+        };
+        let err = install(&mut failing).unwrap_err();
+        assert!(!err.rejected, "budget {budget}: {err:?}");
+        assert!(matches!(err.error, OtaError::Flash(_)), "{err:?}");
+        assert_eq!(record_state(&mut flash), Some(RecordState::Staged));
+
+        assert!(matches!(
+            install(&mut flash),
+            Ok(InstallOutcome::Installed(_))
+        ));
+        assert_eq!(app_version(&mut flash), "3.1.4", "budget {budget}");
+        assert_eq!(record_state(&mut flash), Some(RecordState::Installed));
+    }
+}
+
+#[test]
+fn an_image_already_in_app_is_recognised_without_writing() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.0.0", &app_body(30_000, 2));
+    stage(&mut flash, &file).unwrap();
+    assert!(matches!(
+        install(&mut flash),
+        Ok(InstallOutcome::Installed(_))
+    ));
+    // Staged again (as if the chip's bootloader had installed it and the record said staged).
+    close_file(
+        &mut flash,
+        &slots(),
+        &sign(&file),
+        signer(),
+        &mut Memory::new().workspace(),
+    )
+    .unwrap();
+    // Only the record's state word may be programmed.
+    let mut careful = Failing {
+        inner: &mut flash,
+        budget: 1,
+    };
+    assert!(matches!(
+        install(&mut careful),
+        Ok(InstallOutcome::AlreadyInstalled(_))
+    ));
+    assert_eq!(record_state(&mut flash), Some(RecordState::Installed));
+}
+
+#[test]
+fn a_staged_file_that_changed_is_rejected_and_app_is_untouched() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.0.0", &app_body(30_000, 2));
+    stage(&mut flash, &file).unwrap();
+    // One bit of the body lost after staging.
+    let at = APP_OTA + 2000;
+    let mut byte = [0u8];
+    flash.read(at, &mut byte).unwrap();
+    assert_ne!(byte[0], 0, "the test needs a bit to clear");
+    flash.program(at, &[byte[0] & (byte[0] - 1)]).unwrap();
+
+    let err = install(&mut flash).unwrap_err();
+    assert!(err.rejected);
+    assert!(
+        matches!(
+            err.error,
+            OtaError::Header(image::Error::BodyChecksum { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(record_state(&mut flash), Some(RecordState::Rejected));
+    assert_eq!(app_version(&mut flash), "1.0.0");
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+}
