@@ -4,7 +4,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use bsp::format::{image, ptable};
+use bsp::format::ptable::APP_OTA;
+use bsp::format::{image, ptable, xz};
+use bsp::ota::{OtaError, RECORD_SECTOR};
 
 /// Everything that can make a command fail (exit code 1). Usage errors are separate
 /// ([`crate::cli::UsageError`], exit code 2).
@@ -31,6 +33,12 @@ pub enum Error {
         limit: usize,
         partition: String,
     },
+    /// The partition table has no room for OTA as the firmware does it: `app` and an
+    /// `app_ota` larger than the sector that keeps the update record (`bsp::ota::Slots`).
+    OtaSlots(OtaError),
+    /// An `_ota.img` of `len` bytes is larger than the `capacity` bytes a file may use in
+    /// `app_ota`: the partition without its last sector, which keeps the update record.
+    OtaTooLarge { len: usize, capacity: usize },
     /// `pack --ota` was given an image that is already compressed, or an `_ota.img` holds
     /// another compressed image.
     AlreadyCompressed,
@@ -44,8 +52,12 @@ pub enum Error {
     XzTooLarge { limit: usize },
     /// Bytes other than at most 3 bytes of 0xFF padding follow the xz stream.
     XzTrailingData { len: usize },
-    /// The xz stream or block header is malformed or not what the W800 expects.
-    XzHeader(&'static str),
+    /// The xz stream is malformed or something the bootloader's decoder (`bsp::format::xz`)
+    /// refuses.
+    XzDecode(xz::Error),
+    /// The xz stream is valid but not made with the W800 settings (CRC32 check, LZMA2
+    /// dictionary of at most 32 KiB); the reason says which one it lacks.
+    XzSettings(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -72,6 +84,12 @@ impl fmt::Display for Error {
                 f,
                 "{what} is {len} bytes, partition \"{partition}\" holds at most {limit}"
             ),
+            Error::OtaSlots(error) => write!(f, "partition table: {error}"),
+            Error::OtaTooLarge { len, capacity } => write!(
+                f,
+                "OTA image is {len} bytes, partition \"{APP_OTA}\" holds files of at most \
+                 {capacity} (its last {RECORD_SECTOR} bytes keep the update record)"
+            ),
             Error::AlreadyCompressed => write!(f, "image is already xz-compressed"),
             Error::NotCompressed => write!(f, "image is not xz-compressed"),
             Error::Xz(error) => write!(f, "xz: {error}"),
@@ -82,7 +100,11 @@ impl fmt::Display for Error {
             Error::XzTrailingData { len } => {
                 write!(f, "{len} bytes after the xz stream are not 0xFF padding")
             }
-            Error::XzHeader(reason) => write!(f, "xz header: {reason}"),
+            // The decoder's messages start with "xz: ".
+            Error::XzDecode(error) => write!(f, "{error}"),
+            Error::XzSettings(reason) => {
+                write!(f, "xz stream does not have the W800 settings: {reason}")
+            }
         }
     }
 }
@@ -104,5 +126,11 @@ impl From<ptable::Error> for Error {
 impl From<liblzma::stream::Error> for Error {
     fn from(error: liblzma::stream::Error) -> Self {
         Error::Xz(error)
+    }
+}
+
+impl From<xz::Error> for Error {
+    fn from(error: xz::Error) -> Self {
+        Error::XzDecode(error)
     }
 }

@@ -14,6 +14,7 @@ use bsp::format::image::{
     HEADER_LEN,
 };
 use bsp::format::ptable::{PartitionTableRepr, APP, APP_OTA, W800_FLASH_SIZE};
+use bsp::ota::Slots;
 
 use crate::error::Error;
 use crate::xz;
@@ -125,8 +126,8 @@ pub struct OtaOverrides {
 
 /// `.img` → `_ota.img`: xz of the whole validated `.img`, padded with 0xFF to 4 bytes, behind a
 /// new header (user image, xz, the inner header's addresses, `upd_no` and `ver` unless
-/// overridden, bootloader flags 0). The result must fit the table's app_ota partition, and the
-/// `.img` the app partition it is installed into.
+/// overridden, bootloader flags 0). The result must fit the room the firmware has for it
+/// ([`ota_file_capacity`]), and the `.img` the app partition it is installed into.
 pub fn pack_ota(
     img: &[u8],
     table: &PartitionTableRepr,
@@ -137,9 +138,13 @@ pub fn pack_ota(
         return Err(Error::AlreadyCompressed);
     }
     check_fits(table, APP, "image", img.len())?;
+    let capacity = ota_file_capacity(table)?;
     let mut body = xz::compress(img)?;
     pad_to_word(&mut body);
-    check_fits(table, APP_OTA, "OTA image", HEADER_LEN + body.len())?;
+    let len = HEADER_LEN + body.len();
+    if len > capacity {
+        return Err(Error::OtaTooLarge { len, capacity });
+    }
     // The partition size is a u32, so a body that fits it has a u32 length.
     let img_len = u32::try_from(body.len()).unwrap_or(u32::MAX);
     let header = ImageHeaderRepr {
@@ -157,6 +162,14 @@ pub fn pack_ota(
     let mut file = header.to_bytes().to_vec();
     file.extend_from_slice(&body);
     Ok(file)
+}
+
+/// The most bytes an `_ota.img` may have under `table`: the firmware receives it into
+/// `app_ota` but keeps its update record in that partition's last sector, so a file may use the
+/// rest only (`bsp::ota::Slots::file_capacity`, the limit the device enforces).
+pub fn ota_file_capacity(table: &PartitionTableRepr) -> Result<usize, Error> {
+    let slots = Slots::from_table(table).map_err(Error::OtaSlots)?;
+    Ok(usize::try_from(slots.file_capacity()).unwrap_or(usize::MAX))
 }
 
 /// Fails unless `len` bytes fit in partition `name` of `table`.
@@ -216,7 +229,7 @@ pub fn inspect(file: &[u8]) -> Result<String, Error> {
     describe(&mut report, &image, "");
     if image.header.attr.compress_type()? == CompressType::Xz {
         let info = xz::stream_info(image.body)?;
-        info.check_w800()?;
+        xz::check_w800(&info)?;
         // Nothing larger than the flash can ever be installed.
         let limit = usize::try_from(W800_FLASH_SIZE).unwrap_or(usize::MAX);
         let inner = decompress_ota(&image, limit)?;
@@ -258,6 +271,7 @@ fn describe(report: &mut String, image: &Image<'_>, indent: &str) {
 mod tests {
     use super::*;
     use bsp::format::image::{self, ImageHeader};
+    use bsp::ota::OtaError;
 
     fn settings() -> PackSettings {
         PackSettings {
@@ -383,8 +397,101 @@ mod tests {
         assert!(matches!(unpack(&img, &table), Err(Error::NotCompressed)));
         assert!(matches!(
             pack_ota(&img, &PartitionTableRepr::large(), OtaOverrides::default()),
-            Err(Error::UnknownPartition(name)) if name == APP_OTA
+            Err(Error::OtaSlots(OtaError::NoPartition(APP_OTA)))
         ));
+    }
+
+    #[test]
+    fn ota_file_capacity_is_app_ota_without_the_record_sector() {
+        let table = PartitionTableRepr::with_ota();
+        let slots = Slots::from_table(&table).unwrap();
+        assert_eq!(ota_file_capacity(&table).unwrap(), 0xA_F000 - 0x1000);
+        assert_eq!(
+            ota_file_capacity(&table).unwrap(),
+            slots.file_capacity() as usize
+        );
+        assert!(matches!(
+            ota_file_capacity(&PartitionTableRepr::large()),
+            Err(Error::OtaSlots(OtaError::NoPartition(APP_OTA)))
+        ));
+        // An app_ota of one sector has room for the record only.
+        let error = ota_file_capacity(&small_ota_table(0x1000)).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::OtaSlots(OtaError::NoPartition(APP_OTA))
+        ));
+        assert_eq!(
+            error.to_string(),
+            "partition table: no usable app_ota partition"
+        );
+    }
+
+    /// `app` as in with_ota and an `app_ota` of `size` bytes.
+    fn small_ota_table(size: u32) -> PartitionTableRepr {
+        let mut table = PartitionTableRepr::new();
+        for (name, offset, size) in [(APP, 0xF000, 0x12_2000), (APP_OTA, 0x13_1000, size)] {
+            let partition = bsp::format::ptable::Partition::new(name, offset, size).unwrap();
+            table.push(partition).unwrap();
+        }
+        table
+    }
+
+    /// Incompressible bytes (xorshift32), so that the `_ota.img` grows with the input.
+    fn random(len: usize) -> Vec<u8> {
+        let mut state = 0x2545_F491u32;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_ota_file_may_fill_app_ota_up_to_the_record_sector() {
+        let table = small_ota_table(0x3000);
+        let capacity = ota_file_capacity(&table).unwrap();
+        assert_eq!(capacity, 0x2000);
+        let ota_of = |raw_len: usize| {
+            let img = pack(&random(raw_len), &settings()).unwrap();
+            let unlimited = PartitionTableRepr::with_ota();
+            (
+                img.clone(),
+                pack_ota(&img, &unlimited, OtaOverrides::default()).unwrap(),
+            )
+        };
+        // Stored LZMA2 chunks: the file grows by 4 bytes per 4 input bytes.
+        let mut raw_len = capacity - 256;
+        let (mut img, mut ota) = ota_of(raw_len);
+        for _ in 0..8 {
+            if ota.len() == capacity {
+                break;
+            }
+            raw_len = (raw_len + capacity).checked_sub(ota.len()).unwrap();
+            (img, ota) = ota_of(raw_len);
+        }
+        assert_eq!(ota.len(), capacity);
+        assert_eq!(
+            pack_ota(&img, &table, OtaOverrides::default()).unwrap(),
+            ota
+        );
+
+        let (bigger, bigger_ota) = ota_of(raw_len + 4);
+        assert_eq!(bigger_ota.len(), capacity + 4);
+        // It would fit the partition, but not next to the record.
+        assert!(bigger_ota.len() <= 0x3000);
+        let error = pack_ota(&bigger, &table, OtaOverrides::default()).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::OtaTooLarge { len, capacity: 0x2000 } if len == capacity + 4
+        ));
+        assert_eq!(
+            error.to_string(),
+            "OTA image is 8196 bytes, partition \"app_ota\" holds files of at most 8192 \
+             (its last 4096 bytes keep the update record)"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The xz container around the LZMA2 data: stream header and footer, block headers and the
 //! index, each parsed as its bytes arrive (xz file format specification 1.0.4).
 
-use super::Error;
+use super::{Error, CHECK_CRC32, CHECK_NONE};
 use crate::format::bytes::{get_array, get_u32};
 use crate::format::crc::{jamcrc, JamCrc};
 
@@ -45,8 +45,9 @@ impl Check {
 }
 
 /// Section 2.1.1: magic, stream flags (a zero byte, then reserved bits and the check type in
-/// the low nibble), CRC32 of the flags. Returns the flags and the check type.
-pub(super) fn parse_stream_header(header: &[u8]) -> Result<([u8; 2], Check), Error> {
+/// the low nibble), CRC32 of the flags. Returns the flags and the check ID, whichever check
+/// type it names (section 2.1.1.2 defines 0x00, 0x01, 0x04 and 0x0A).
+pub(super) fn parse_stream_flags(header: &[u8]) -> Result<([u8; 2], u8), Error> {
     if get_array::<6>(header, 0) != HEADER_MAGIC {
         return Err(Error::StreamMagic);
     }
@@ -56,11 +57,19 @@ pub(super) fn parse_stream_header(header: &[u8]) -> Result<([u8; 2], Check), Err
     if stored != computed {
         return Err(Error::StreamHeaderCrc { stored, computed });
     }
-    let check = match flags {
-        [0x00, 0x00] => Check::None,
-        [0x00, 0x01] => Check::Crc32,
-        [0x00, check] if check & 0xF0 == 0 => return Err(Error::UnsupportedCheck { check }),
-        _ => return Err(Error::StreamFlags { flags }),
+    match flags {
+        [0x00, check] if check & 0xF0 == 0 => Ok((flags, check)),
+        _ => Err(Error::StreamFlags { flags }),
+    }
+}
+
+/// [`parse_stream_flags`], then the check type, which must be one this decoder supports.
+pub(super) fn parse_stream_header(header: &[u8]) -> Result<([u8; 2], Check), Error> {
+    let (flags, check) = parse_stream_flags(header)?;
+    let check = match check {
+        CHECK_NONE => Check::None,
+        CHECK_CRC32 => Check::Crc32,
+        check => return Err(Error::UnsupportedCheck { check }),
     };
     Ok((flags, check))
 }

@@ -10,6 +10,10 @@
 //! filter chain of LZMA2 alone (section 5.3.1), which is what the W800 tools produce. LZMA2 and
 //! LZMA themselves are outside that specification; `lzma2.rs` and `lzma.rs` describe them.
 //!
+//! [`stream_info`] reports what a stream's headers declare (check type, first block's LZMA2
+//! dictionary size) without decoding anything; the host tool shows it and checks it against the
+//! W800 settings.
+//!
 //! Memory is the caller's: a dictionary buffer (its length is the largest LZMA2 dictionary the
 //! decoder accepts, [`DICT_SIZE_MAX`] for W800 images) and [`PROBS_LEN`] probabilities, plus
 //! the [`Decoder`] itself, a few hundred bytes. Input and output may be split anywhere, down to
@@ -29,8 +33,9 @@ mod tests;
 use core::fmt;
 
 use self::container::{
-    check_stream_footer, dictionary_size, parse_stream_header, BlockHeader, BlockHeaderReader,
-    Check, IndexReader, Records, INDEX_INDICATOR, STREAM_FOOTER_LEN, STREAM_HEADER_LEN,
+    check_stream_footer, dictionary_size, parse_stream_flags, parse_stream_header, BlockHeader,
+    BlockHeaderReader, Check, IndexReader, Records, INDEX_INDICATOR, STREAM_FOOTER_LEN,
+    STREAM_HEADER_LEN,
 };
 use self::dict::Dictionary;
 use self::lzma::Probabilities;
@@ -43,6 +48,78 @@ pub const DICT_SIZE_MAX: usize = 1 << 15;
 
 /// Number of u16 LZMA probabilities the decoder needs (lc + lp <= 4, as LZMA2 requires).
 pub const PROBS_LEN: usize = lzma::PROBS_LEN;
+
+/// Check ID (section 2.1.1.2) of no integrity check. The decoder supports it.
+pub const CHECK_NONE: u8 = 0x00;
+/// Check ID of CRC32, the check of W800 images. The decoder supports it.
+pub const CHECK_CRC32: u8 = 0x01;
+/// Check ID of CRC64. [`stream_info`] reports it, the decoder refuses it.
+pub const CHECK_CRC64: u8 = 0x04;
+/// Check ID of SHA-256. [`stream_info`] reports it, the decoder refuses it.
+pub const CHECK_SHA256: u8 = 0x0A;
+
+/// What the headers at the start of an xz stream declare, from [`stream_info`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// The integrity check ID from the stream flags (section 2.1.1.2): [`CHECK_NONE`],
+    /// [`CHECK_CRC32`] (W800 images), [`CHECK_CRC64`], [`CHECK_SHA256`] or a reserved ID.
+    pub check: u8,
+    /// The first block's LZMA2 dictionary size in bytes (section 5.3.1; `u32::MAX` stands for
+    /// 4 GiB - 1). A decoder needs a dictionary buffer at least this large.
+    pub dict_size: u32,
+}
+
+impl StreamInfo {
+    /// The name of the integrity check, `None` for a reserved check ID.
+    pub fn check_name(&self) -> Option<&'static str> {
+        match self.check {
+            CHECK_NONE => Some("none"),
+            CHECK_CRC32 => Some("CRC32"),
+            CHECK_CRC64 => Some("CRC64"),
+            CHECK_SHA256 => Some("SHA-256"),
+            _ => None,
+        }
+    }
+}
+
+/// For example "check CRC32 (0x01), LZMA2 dictionary 32768 bytes".
+impl fmt::Display for StreamInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "check {} (0x{:02x}), LZMA2 dictionary {} bytes",
+            self.check_name().unwrap_or("unknown"),
+            self.check,
+            self.dict_size
+        )
+    }
+}
+
+/// Reads the stream header and the first block header of the xz stream at the start of `data`
+/// and reports what they declare, without decoding anything. Both headers are checked as the
+/// [`Decoder`] checks them (magic, CRC32s, reserved bits, LZMA2 as the only filter, a valid
+/// dictionary size property), except that any check type is accepted, so that the caller can
+/// say which one a stream uses. Fails with [`Error::Truncated`] if `data` ends inside those
+/// headers and with [`Error::NoBlock`] if the stream has no block. Never panics.
+pub fn stream_info(data: &[u8]) -> Result<StreamInfo, Error> {
+    let header = data.get(..STREAM_HEADER_LEN).ok_or(Error::Truncated)?;
+    let (_, check) = parse_stream_flags(header)?;
+    let mut rest = data.get(STREAM_HEADER_LEN..).unwrap_or_default().iter();
+    let size_byte = *rest.next().ok_or(Error::Truncated)?;
+    if size_byte == INDEX_INDICATOR {
+        return Err(Error::NoBlock);
+    }
+    let mut reader = BlockHeaderReader::new(size_byte);
+    for &byte in rest {
+        if let Some(block) = reader.feed(byte)? {
+            return Ok(StreamInfo {
+                check,
+                dict_size: dictionary_size(block.dictionary)?,
+            });
+        }
+    }
+    Err(Error::Truncated)
+}
 
 /// Why a stream was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +183,11 @@ pub enum Error {
     FooterFlags,
     /// The stream footer's backward size differs from the index size (section 2.1.2.2).
     BackwardSize { declared: u64, actual: u64 },
+    /// The input ends inside the headers [`stream_info`] reads. (The [`Decoder`] instead waits
+    /// for more input.)
+    Truncated,
+    /// The stream has no block, so [`stream_info`] has no block header to read.
+    NoBlock,
 }
 
 impl fmt::Display for Error {
@@ -200,6 +282,8 @@ impl fmt::Display for Error {
                 f,
                 "xz: stream footer says the index is {declared} bytes, it is {actual}"
             ),
+            Error::Truncated => write!(f, "xz: input ends inside the stream or block header"),
+            Error::NoBlock => write!(f, "xz: stream has no block"),
         }
     }
 }

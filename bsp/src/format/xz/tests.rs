@@ -903,3 +903,151 @@ fn chunk_controls(stream: &[u8]) -> Vec<u8> {
         };
     }
 }
+
+#[test]
+fn stream_info_reports_check_and_dictionary() {
+    let data = text(5000);
+    let w800 = compress(&data);
+    let info = stream_info(&w800).unwrap();
+    assert_eq!(
+        info,
+        StreamInfo {
+            check: CHECK_CRC32,
+            dict_size: 32 * 1024
+        }
+    );
+    assert_eq!(info.check_name(), Some("CRC32"));
+    assert_eq!(
+        info.to_string(),
+        "check CRC32 (0x01), LZMA2 dictionary 32768 bytes"
+    );
+
+    // Check types the decoder refuses are still reported.
+    let crc64 = compress_parts(&[&data], 64 << 10, LzmaCheck::Crc64);
+    let info = stream_info(&crc64).unwrap();
+    assert_eq!(
+        info,
+        StreamInfo {
+            check: CHECK_CRC64,
+            dict_size: 64 * 1024
+        }
+    );
+    assert_eq!(
+        info.to_string(),
+        "check CRC64 (0x04), LZMA2 dictionary 65536 bytes"
+    );
+    assert_eq!(
+        decode_once(&crc64, data.len()).unwrap_err(),
+        Error::UnsupportedCheck { check: CHECK_CRC64 }
+    );
+
+    let none = compress_parts(&[&data], 64 << 10, LzmaCheck::None);
+    assert_eq!(
+        stream_info(&none),
+        Ok(StreamInfo {
+            check: CHECK_NONE,
+            dict_size: 64 * 1024
+        })
+    );
+    let sha256 = compress_parts(&[&data], 6 << 10, LzmaCheck::Sha256);
+    let info = stream_info(&sha256).unwrap();
+    assert_eq!((info.check, info.dict_size), (CHECK_SHA256, 6 << 10));
+    assert_eq!(info.check_name(), Some("SHA-256"));
+
+    // Only the first block counts, and only the headers are read.
+    let blocks = compress_parts(&[&data[..100], &data[100..]], 1 << 15, LzmaCheck::Crc32);
+    assert_eq!(block_count(&blocks), 2);
+    let first_header_end = layout(&blocks).data;
+    assert_eq!(
+        stream_info(&blocks[..first_header_end]).unwrap().dict_size,
+        1 << 15
+    );
+
+    // Sizes stored in the block header are skipped; the largest dictionary property.
+    let sized = [0xC0, 0x05, 0x01, 0x21, 0x01, 40];
+    let stream = build_stream(&[BlockParts {
+        header: block_header(&sized),
+        data: &[stored_chunk(true, b"x"), vec![0x00]].concat(),
+        uncompressed: b"x",
+    }]);
+    assert_eq!(stream_info(&stream).unwrap().dict_size, u32::MAX);
+
+    let reserved = StreamInfo {
+        check: 0x02,
+        dict_size: 4096,
+    };
+    assert_eq!(reserved.check_name(), None);
+    assert_eq!(
+        reserved.to_string(),
+        "check unknown (0x02), LZMA2 dictionary 4096 bytes"
+    );
+}
+
+#[test]
+fn stream_info_refuses_truncated_and_broken_headers() {
+    let stream = compress(&text(2000));
+    let headers_end = layout(&stream).data;
+    for cut in 0..headers_end {
+        assert_eq!(
+            stream_info(&stream[..cut]),
+            Err(Error::Truncated),
+            "cut at {cut}"
+        );
+    }
+    assert!(stream_info(&stream[..headers_end]).is_ok());
+
+    assert_eq!(stream_info(&[0xFF; 64]), Err(Error::StreamMagic));
+    let mut flipped = stream.clone();
+    flipped[7] ^= 0x01;
+    assert!(matches!(
+        stream_info(&flipped),
+        Err(Error::StreamHeaderCrc { .. })
+    ));
+    let mut flipped = stream.clone();
+    flipped[headers_end - 1] ^= 0x01;
+    assert!(matches!(
+        stream_info(&flipped),
+        Err(Error::BlockHeaderCrc { .. })
+    ));
+    let mut reserved = stream.clone();
+    reserved[7] = 0x11;
+    let crc = crc32(&reserved[6..8]);
+    reserved[8..12].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        stream_info(&reserved),
+        Err(Error::StreamFlags {
+            flags: [0x00, 0x11]
+        })
+    );
+
+    assert_eq!(stream_info(&build_stream(&[])), Err(Error::NoBlock));
+    let with_header = |fields: &[u8]| {
+        build_stream(&[BlockParts {
+            header: block_header(fields),
+            data: &[stored_chunk(true, b"x"), vec![0x00]].concat(),
+            uncompressed: b"x",
+        }])
+    };
+    assert_eq!(
+        stream_info(&with_header(&[0x00, 0x21, 0x01, 41])),
+        Err(Error::DictionaryProperty { props: 41 })
+    );
+    assert_eq!(
+        stream_info(&with_header(&[0x00, 0x03, 0x01, 0x00])),
+        Err(Error::UnsupportedFilter { id: 0x03 })
+    );
+    assert_eq!(
+        stream_info(&with_header(&[0x04, 0x21, 0x01, 0x06])),
+        Err(Error::BlockHeader {
+            reason: "reserved flag bits set"
+        })
+    );
+
+    for seed in 1..300 {
+        let mut garbage = random_bytes(seed, 64);
+        let _ = stream_info(&garbage);
+        garbage[..12].copy_from_slice(&stream[..12]);
+        garbage[12] = (seed % 4) as u8;
+        let _ = stream_info(&garbage);
+    }
+}
