@@ -6,6 +6,7 @@ mod support;
 
 use bsp::format::image::Version;
 use bsp::format::ptable::PartitionTableRepr;
+use bsp::sample::app_binary;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,23 +17,6 @@ use w800_tool::images::{self, OtaOverrides, PackSettings};
 const APP_OTA: u64 = 0x13_1000;
 const APP_BODY: u64 = 0xF400;
 const WAIT: Duration = Duration::from_secs(20);
-
-/// An app binary: text-like runs and noise, as code compresses.
-fn app_binary(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491u32;
-    (0..len)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            if i % 256 < 200 {
-                b"mov r0, r1; bsr main; "[i % 22]
-            } else {
-                x as u8
-            }
-        })
-        .collect()
-}
 
 /// The `.img` and `_ota.img` of `binary` as version `version`.
 fn ota_image(binary: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
@@ -109,7 +93,7 @@ fn session(flash: &Path, pki: &Path) -> Session {
 fn a_signed_image_is_staged_then_installed_by_the_boot_stage() {
     let flash = temp_flash("ota-pki");
     let pki = make_pki(flash.parent().unwrap());
-    let binary = app_binary(150_000);
+    let binary = app_binary(1, 150_000);
     let (img, ota) = ota_image(&binary, "0.2.0");
     let flash = flash_with_ota_file("ota-install", &ota);
     let dir = flash.parent().unwrap().to_path_buf();
@@ -167,7 +151,7 @@ fn a_signed_image_is_staged_then_installed_by_the_boot_stage() {
 fn a_damaged_image_is_refused_and_the_running_one_kept() {
     let flash = temp_flash("ota-damaged-pki");
     let pki = make_pki(flash.parent().unwrap());
-    let (_, ota) = ota_image(&app_binary(40_000), "0.3.0");
+    let (_, ota) = ota_image(&app_binary(2, 40_000), "0.3.0");
     let dir = flash.parent().unwrap().to_path_buf();
     let good = signature(&dir, &ota, &pki.join("code-signing.key"));
     let mut damaged = ota.clone();

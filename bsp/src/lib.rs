@@ -16,6 +16,8 @@ pub mod impair;
 pub mod mmio;
 pub mod nor;
 pub mod ota;
+#[cfg(any(test, feature = "std"))]
+pub mod sample;
 pub mod w800;
 pub mod xt804;
 

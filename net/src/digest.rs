@@ -80,28 +80,14 @@ pub fn verify_ecdsa_sha256(
 ) -> Result<(), SignatureError> {
     // SAFETY: a plain C struct, initialised by pk_init before use and freed once below.
     let mut key: tls::pk_context = unsafe { core::mem::zeroed() };
-    // SAFETY: `key` is a valid context; the input buffers are valid for their lengths.
+    // SAFETY: `key` is a valid context; the key buffer is valid for its length, and the key is
+    // only used after it parsed.
     unsafe {
         tls::pk_init(&mut key);
         let parsed = tls::pk_parse_public_key(&mut key, public_key.as_ptr(), public_key.len());
-        let verified = if parsed == 0 {
-            tls::pk_verify(
-                &mut key,
-                tls::MD_SHA256,
-                digest.as_ptr(),
-                digest.len(),
-                signature.as_ptr(),
-                signature.len(),
-            )
-        } else {
-            0
-        };
+        let verdict = verdict(parsed, || pk_verify_sha256(&mut key, digest, signature));
         tls::pk_free(&mut key);
-        match (parsed, verified) {
-            (0, 0) => Ok(()),
-            (0, code) => Err(SignatureError::Mismatch(code)),
-            (code, _) => Err(SignatureError::BadKey(code)),
-        }
+        verdict
     }
 }
 
@@ -114,29 +100,41 @@ pub fn verify_ecdsa_sha256_by_certificate(
 ) -> Result<(), SignatureError> {
     // SAFETY: a plain C struct, initialised by x509_crt_init before use and freed once below.
     let mut crt: tls::x509_crt = unsafe { core::mem::zeroed() };
-    // SAFETY: `crt` is a valid context; the input buffers are valid for their lengths, and
+    // SAFETY: `crt` is a valid context; the certificate buffer is valid for its length, and
     // `crt.pk` is only used after the certificate parsed.
     unsafe {
         tls::x509_crt_init(&mut crt);
         let parsed = tls::x509_crt_parse(&mut crt, certificate.as_ptr(), certificate.len());
-        let verified = if parsed == 0 {
-            tls::pk_verify(
-                &mut crt.pk,
-                tls::MD_SHA256,
-                digest.as_ptr(),
-                digest.len(),
-                signature.as_ptr(),
-                signature.len(),
-            )
-        } else {
-            0
-        };
+        let verdict = verdict(parsed, || pk_verify_sha256(&mut crt.pk, digest, signature));
         tls::x509_crt_free(&mut crt);
-        match (parsed, verified) {
-            (0, 0) => Ok(()),
-            (0, code) => Err(SignatureError::Mismatch(code)),
-            (code, _) => Err(SignatureError::BadKey(code)),
-        }
+        verdict
+    }
+}
+
+/// The outcome of parsing a key (mbedTLS code `parsed`), then, if it parsed, `verify`ing.
+fn verdict(parsed: i32, verify: impl FnOnce() -> i32) -> Result<(), SignatureError> {
+    if parsed != 0 {
+        return Err(SignatureError::BadKey(parsed));
+    }
+    match verify() {
+        0 => Ok(()),
+        code => Err(SignatureError::Mismatch(code)),
+    }
+}
+
+/// `pk_verify` of a SHA-256 digest: 0 or the mbedTLS code.
+fn pk_verify_sha256(key: &mut tls::pk_context, digest: &[u8; 32], signature: &[u8]) -> i32 {
+    // SAFETY: `key` is an initialised context (its callers pass one whose key parsed; one
+    // without a key would be refused, not read); the buffers are valid for their lengths.
+    unsafe {
+        tls::pk_verify(
+            key,
+            tls::MD_SHA256,
+            digest.as_ptr(),
+            digest.len(),
+            signature.as_ptr(),
+            signature.len(),
+        )
     }
 }
 

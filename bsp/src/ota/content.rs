@@ -90,31 +90,49 @@ pub fn check_file<F: Flash + ?Sized>(
     header: &ImageHeaderRepr,
     mut each: impl FnMut(&[u8]),
 ) -> Result<(), OtaError> {
-    let end = slots.app_ota.offset + file_len(header, slots)?;
-    let body_start = slots.app_ota.offset + image::HEADER_LEN as u32;
+    let start = slots.app_ota.offset;
+    let body_start = start + image::HEADER_LEN as u32;
     let mut crc = JamCrc::new();
+    read_span(
+        flash,
+        start,
+        start + file_len(header, slots)?,
+        |at, chunk| {
+            each(chunk);
+            let header_part = body_start.saturating_sub(at).min(chunk.len() as u32);
+            crc.update(chunk.get(header_part as usize..).unwrap_or_default());
+        },
+    )?;
+    body_checksum(header, &crc).map_err(OtaError::Header)
+}
+
+/// Compares the CRC of a body read in pieces with `header.org_checksum`.
+pub(crate) fn body_checksum(header: &ImageHeaderRepr, crc: &JamCrc) -> Result<(), image::Error> {
+    let computed = crc.value();
+    if computed != header.org_checksum {
+        return Err(image::Error::BodyChecksum {
+            stored: header.org_checksum,
+            computed,
+        });
+    }
+    Ok(())
+}
+
+/// Reads the flash from `start` to `end` in chunks, handing each to `each` with its offset.
+pub(crate) fn read_span<F: Flash + ?Sized>(
+    flash: &mut F,
+    start: u32,
+    end: u32,
+    mut each: impl FnMut(u32, &[u8]),
+) -> Result<(), OtaError> {
     let mut buf = [0u8; READ_CHUNK];
-    let mut at = slots.app_ota.offset;
+    let mut at = start;
     while at < end {
         let n = (end - at).min(READ_CHUNK as u32);
         let chunk = &mut buf[..n as usize];
         flash.read(at, chunk)?;
-        each(chunk);
-        // The header is the first chunk's first bytes (READ_CHUNK > HEADER_LEN).
-        let body = if at < body_start {
-            chunk.get(image::HEADER_LEN..).unwrap_or_default()
-        } else {
-            chunk
-        };
-        crc.update(body);
+        each(at, chunk);
         at += n;
-    }
-    let computed = crc.value();
-    if computed != header.org_checksum {
-        return Err(OtaError::Header(image::Error::BodyChecksum {
-            stored: header.org_checksum,
-            computed,
-        }));
     }
     Ok(())
 }
@@ -309,13 +327,7 @@ pub fn walk<F: Flash + ?Sized>(
     if done != inner.img_len {
         return Err(OtaError::ContentTruncated);
     }
-    let computed = crc.value();
-    if computed != inner.org_checksum {
-        return Err(OtaError::Inner(image::Error::BodyChecksum {
-            stored: inner.org_checksum,
-            computed,
-        }));
-    }
+    body_checksum(&inner, &crc).map_err(OtaError::Inner)?;
     Ok(inner)
 }
 

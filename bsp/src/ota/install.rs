@@ -131,22 +131,13 @@ pub fn check_app<F: Flash + ?Sized>(
         });
     }
     let mut crc = JamCrc::new();
-    let mut buf = [0u8; 512];
-    let mut at = 0;
-    while at < header.img_len {
-        let n = (header.img_len - at).min(buf.len() as u32);
-        let chunk = &mut buf[..n as usize];
-        flash.read(body_start + at, chunk)?;
-        crc.update(chunk);
-        at += n;
-    }
-    let computed = crc.value();
-    if computed != header.org_checksum {
-        return Err(OtaError::App(image::Error::BodyChecksum {
-            stored: header.org_checksum,
-            computed,
-        }));
-    }
+    content::read_span(
+        flash,
+        body_start,
+        body_start + header.img_len,
+        |_, chunk| crc.update(chunk),
+    )?;
+    content::body_checksum(&header, &crc).map_err(OtaError::App)?;
     Ok(header)
 }
 

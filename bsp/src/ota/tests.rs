@@ -10,6 +10,7 @@ use crate::format::crc::jamcrc;
 use crate::format::image::{CompressType, ImageAttr, ImageHeaderRepr, Version};
 use crate::hal::{Flash, FlashGeometry};
 use crate::nor::{RamStore, SimulatedNor};
+use crate::sample::app_binary;
 use std::io::Write;
 
 type TestFlash = SimulatedNor<RamStore<Vec<u8>>>;
@@ -25,23 +26,6 @@ fn factory_flash() -> TestFlash {
 
 fn slots() -> Slots {
     Slots::from_table(&PartitionTableRepr::with_ota()).unwrap()
-}
-
-/// A body that compresses somewhat: text-like runs and some noise.
-fn app_body(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            if i % 512 < 384 {
-                b"W800 OTA test image "[i % 20]
-            } else {
-                x as u8
-            }
-        })
-        .collect()
 }
 
 /// The `.img` for `app`: header + body.
@@ -185,7 +169,7 @@ fn record_state(flash: &mut impl Flash) -> Option<RecordState> {
 #[test]
 fn an_xz_file_is_staged_then_installed_into_app() {
     let mut flash = factory_flash();
-    let body = app_body(200_000, 7);
+    let body = app_binary(7, 200_000);
     let file = xz_ota_file("2.0.0", &body);
     assert!(file.len() < 150_000, "compressed to {}", file.len());
 
@@ -219,7 +203,7 @@ fn an_xz_file_is_staged_then_installed_into_app() {
 #[test]
 fn an_uncompressed_file_installs_too() {
     let mut flash = factory_flash();
-    let body = app_body(10_000, 3);
+    let body = app_binary(3, 10_000);
     let file = app_image("2.0.1", &body);
     let staged = stage(&mut flash, &file).unwrap();
     assert_eq!(staged.inner, staged.file);
@@ -233,7 +217,7 @@ fn an_uncompressed_file_installs_too() {
 #[test]
 fn nothing_is_staged_without_a_matching_signature() {
     let mut flash = factory_flash();
-    let file = xz_ota_file("2.0.0", &app_body(5000, 1));
+    let file = xz_ota_file("2.0.0", &app_binary(1, 5000));
     receive(&mut flash, &file);
     let err = close_file(
         &mut flash,
@@ -254,7 +238,7 @@ fn nothing_is_staged_without_a_matching_signature() {
 #[test]
 fn a_damaged_body_fails_its_crc_before_the_signature_is_asked() {
     let mut flash = factory_flash();
-    let mut file = xz_ota_file("2.0.0", &app_body(5000, 1));
+    let mut file = xz_ota_file("2.0.0", &app_binary(1, 5000));
     file[100] ^= 0x40;
     let err = stage(&mut flash, &file);
     assert!(
@@ -275,7 +259,7 @@ fn signed_file_with_content(version: &str, content: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn broken_content_is_refused_at_close_and_nothing_is_staged() {
-    let img = app_image("2.0.0", &app_body(20_000, 5));
+    let img = app_image("2.0.0", &app_binary(5, 20_000));
     let mut stream = xz(&img);
     let middle = stream.len() / 2;
     stream[middle] ^= 0x01;
@@ -307,13 +291,13 @@ fn broken_content_is_refused_at_close_and_nothing_is_staged() {
         ),
         (
             "inner version differs",
-            signed_file_with_content("2.0.0", xz(&app_image("2.0.9", &app_body(100, 5)))),
+            signed_file_with_content("2.0.0", xz(&app_image("2.0.9", &app_binary(5, 100)))),
             |e| matches!(e, OtaError::VersionMismatch { .. }),
         ),
         (
             "inner image is not for app",
             {
-                let body = app_body(100, 5);
+                let body = app_binary(5, 100);
                 let header = ImageHeaderRepr::for_partition(
                     APP_OTA,
                     None,
@@ -332,7 +316,7 @@ fn broken_content_is_refused_at_close_and_nothing_is_staged() {
         (
             "inner body longer than its header says",
             {
-                let mut inner = app_image("2.0.0", &app_body(100, 5));
+                let mut inner = app_image("2.0.0", &app_binary(5, 100));
                 inner.extend_from_slice(&[0; 4]);
                 signed_file_with_content("2.0.0", xz(&inner))
             },
@@ -385,7 +369,7 @@ fn files_and_blocks_must_fit_app_ota_without_its_record_sector() {
 #[test]
 fn a_new_download_unstages_the_old_image_first() {
     let mut flash = factory_flash();
-    stage(&mut flash, &xz_ota_file("2.0.0", &app_body(5000, 1))).unwrap();
+    stage(&mut flash, &xz_ota_file("2.0.0", &app_binary(1, 5000))).unwrap();
     create_file(&mut flash, &slots(), 8192).unwrap();
     assert_eq!(record_state(&mut flash), None);
     assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
@@ -429,7 +413,7 @@ impl Failing<'_> {
 
 #[test]
 fn power_lost_during_an_install_leaves_it_staged_and_the_next_start_finishes_it() {
-    let body = app_body(60_000, 9);
+    let body = app_binary(9, 60_000);
     let file = xz_ota_file("3.1.4", &body);
     for budget in [0, 1, 2, 50, 200] {
         let mut flash = factory_flash();
@@ -455,7 +439,7 @@ fn power_lost_during_an_install_leaves_it_staged_and_the_next_start_finishes_it(
 #[test]
 fn an_image_already_in_app_is_recognised_without_writing() {
     let mut flash = factory_flash();
-    let file = xz_ota_file("2.0.0", &app_body(30_000, 2));
+    let file = xz_ota_file("2.0.0", &app_binary(2, 30_000));
     stage(&mut flash, &file).unwrap();
     assert!(matches!(
         install(&mut flash),
@@ -485,7 +469,7 @@ fn an_image_already_in_app_is_recognised_without_writing() {
 #[test]
 fn a_staged_file_that_changed_is_rejected_and_app_is_untouched() {
     let mut flash = factory_flash();
-    let file = xz_ota_file("2.0.0", &app_body(30_000, 2));
+    let file = xz_ota_file("2.0.0", &app_binary(2, 30_000));
     stage(&mut flash, &file).unwrap();
     // One bit of the body lost after staging.
     let at = APP_OTA + 2000;

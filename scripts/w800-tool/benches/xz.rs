@@ -4,7 +4,7 @@
 //!   cargo bench -p w800-tool --bench xz [-- /absolute/path/APP.bin]
 //!
 //! (cargo runs benchmarks in the package's directory, hence an absolute path.)
-//! The input is an app binary (by default a synthetic one, code-like runs and noise),
+//! The input is an app binary (by default `bsp::sample::app_binary`: code-like runs and noise),
 //! compressed with the SDK's settings (LZMA2, preset 9e, 32 KiB dictionary, CRC32). Both
 //! decoders get the installer's chunks: 512 bytes of input, 256 bytes of output per call.
 //! Each is timed over several rounds and the fastest round counts.
@@ -17,22 +17,6 @@ use liblzma::stream::{Action, Status, Stream};
 const ROUNDS: usize = 7;
 const IN_CHUNK: usize = 512;
 const OUT_CHUNK: usize = 256;
-
-fn synthetic_app(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491u32;
-    (0..len)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            if i % 256 < 200 {
-                b"ld.w r2, (r3, 0x4); bsr memcpy; "[i % 32]
-            } else {
-                x as u8
-            }
-        })
-        .collect()
-}
 
 /// Decodes `stream` with our decoder; returns the output length.
 fn ours(stream: &[u8], dict: &mut [u8], probs: &mut [u16]) -> usize {
@@ -105,7 +89,10 @@ fn main() {
             path.clone(),
             std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
         ),
-        None => ("a synthetic app".to_owned(), synthetic_app(480 * 1024)),
+        None => (
+            "a synthetic app".to_owned(),
+            bsp::sample::app_binary(1, 480 * 1024),
+        ),
     };
     let stream = w800_tool::xz::compress(&app).expect("compress");
 

@@ -272,6 +272,7 @@ mod tests {
     use super::*;
     use bsp::format::image::{self, ImageHeader};
     use bsp::ota::OtaError;
+    use bsp::sample::noise;
 
     fn settings() -> PackSettings {
         PackSettings {
@@ -436,26 +437,13 @@ mod tests {
         table
     }
 
-    /// Incompressible bytes (xorshift32), so that the `_ota.img` grows with the input.
-    fn random(len: usize) -> Vec<u8> {
-        let mut state = 0x2545_F491u32;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect()
-    }
-
     #[test]
     fn an_ota_file_may_fill_app_ota_up_to_the_record_sector() {
         let table = small_ota_table(0x3000);
         let capacity = ota_file_capacity(&table).unwrap();
         assert_eq!(capacity, 0x2000);
         let ota_of = |raw_len: usize| {
-            let img = pack(&random(raw_len), &settings()).unwrap();
+            let img = pack(&noise(0x2545_F491, raw_len), &settings()).unwrap();
             let unlimited = PartitionTableRepr::with_ota();
             (
                 img.clone(),

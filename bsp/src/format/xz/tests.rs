@@ -1,6 +1,7 @@
 //! Round trips against liblzma, hand-built streams for the error paths, truncation and
 //! corruption.
 
+use crate::sample::noise;
 use liblzma::stream::{
     Action, Check as LzmaCheck, Filters, LzmaOptions, Status, Stream, PRESET_EXTREME,
 };
@@ -58,19 +59,6 @@ fn liblzma_decompress(stream: &[u8]) -> Vec<u8> {
     output
 }
 
-/// Deterministic pseudo-random bytes (xorshift32).
-fn random_bytes(seed: u32, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
-}
-
 fn text(len: usize) -> Vec<u8> {
     let words = [
         "firmware ",
@@ -101,12 +89,8 @@ fn text(len: usize) -> Vec<u8> {
 /// each other; random bytes, long enough for stored chunks; a repetitive run.
 fn mixed() -> Vec<u8> {
     let mut data = text(20_000);
-    data.extend(
-        random_bytes(0x0BAD_CAFE, 140_000)
-            .iter()
-            .map(|byte| byte & 0x0F),
-    );
-    data.extend(random_bytes(0x1234_5678, 110_000));
+    data.extend(noise(0x0BAD_CAFE, 140_000).iter().map(|byte| byte & 0x0F));
+    data.extend(noise(0x1234_5678, 110_000));
     data.extend((0..30_000u32).map(|i| (i % 7) as u8 * 3));
     data
 }
@@ -217,7 +201,7 @@ fn stream_without_check() {
 #[test]
 fn several_blocks() {
     let first = text(20_000);
-    let second = random_bytes(7, 3000);
+    let second = noise(7, 3000);
     let third = text(7000);
     let stream = compress_parts(&[&first, &second, &third], 1 << 15, LzmaCheck::Crc32);
     assert!(block_count(&stream) == 3);
@@ -227,7 +211,7 @@ fn several_blocks() {
 #[test]
 fn dictionary_larger_than_the_buffer_is_refused() {
     // Matches 40 000 bytes back, beyond a 32 KiB dictionary.
-    let half = random_bytes(99, 40_000);
+    let half = noise(99, 40_000);
     let data = [half.clone(), half].concat();
     let stream = compress_parts(&[&data], 1 << 16, LzmaCheck::Crc32);
     assert_eq!(
@@ -249,7 +233,7 @@ fn dictionary_larger_than_the_buffer_is_refused() {
 #[test]
 fn smaller_dictionary_uses_part_of_the_buffer() {
     // A 4 KiB ring inside the 32 KiB buffer, wrapping many times.
-    let data = [text(30_000), random_bytes(3, 5000), text(30_000)].concat();
+    let data = [text(30_000), noise(3, 5000), text(30_000)].concat();
     let stream = compress_parts(&[&data], 4096, LzmaCheck::Crc32);
     assert_round_trip(&stream, &data);
 }
@@ -462,9 +446,9 @@ fn every_flipped_byte_is_harmless() {
 
 #[test]
 fn random_corruption_is_harmless() {
-    let data = [text(2000), random_bytes(5, 300), text(500)].concat();
+    let data = [text(2000), noise(5, 300), text(500)].concat();
     let stream = compress(&data);
-    let noise = random_bytes(0xC0FF_EE11, 4 * 3000 * 8);
+    let noise = noise(0xC0FF_EE11, 4 * 3000 * 8);
     for case in noise.chunks_exact(8).take(3000) {
         let mut broken = stream.clone();
         let count = 1 + usize::from(case[0] % 4);
@@ -481,7 +465,7 @@ fn random_corruption_is_harmless() {
 #[test]
 fn garbage_never_panics() {
     for seed in 1..200 {
-        let mut garbage = random_bytes(seed, 400);
+        let mut garbage = noise(seed, 400);
         // A valid stream header, so that the decoder gets to blocks and LZMA2 data.
         garbage[..12].copy_from_slice(&compress(b"")[..12]);
         garbage[12] = 0x02;
@@ -1044,7 +1028,7 @@ fn stream_info_refuses_truncated_and_broken_headers() {
     );
 
     for seed in 1..300 {
-        let mut garbage = random_bytes(seed, 64);
+        let mut garbage = noise(seed, 64);
         let _ = stream_info(&garbage);
         garbage[..12].copy_from_slice(&stream[..12]);
         garbage[12] = (seed % 4) as u8;
