@@ -491,3 +491,23 @@ fn a_staged_file_that_changed_is_rejected_and_app_is_untouched() {
     assert_eq!(app_version(&mut flash), "1.0.0");
     assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
 }
+
+#[test]
+fn no_bit_flip_in_the_content_of_a_signed_file_gets_it_staged() {
+    let stream = xz(&app_image("4.0.0", &app_binary(11, 12_000)));
+    let positions = crate::sample::noise(99, 300);
+    for (round, pair) in positions.chunks(2).enumerate() {
+        let mut content = stream.clone();
+        let at = (usize::from(pair[0]) << 8 | usize::from(pair[1])) % content.len();
+        content[at] ^= 1 << (round % 8);
+        // Header, CRC and signature all match the damaged content: only the content checks
+        // (the CRC32s of the xz headers, index and footer, the data's CRC32, the inner image's
+        // header and CRC) stand between it and `app`.
+        let file = ota_file("4.0.0", content, CompressType::Xz);
+        let mut flash = factory_flash();
+        let result = stage(&mut flash, &file);
+        assert!(result.is_err(), "round {round}: flip at {at} staged");
+        assert_eq!(record_state(&mut flash), None, "round {round}");
+        assert_eq!(app_version(&mut flash), "1.0.0", "round {round}");
+    }
+}
