@@ -6,7 +6,7 @@
 use super::content::{self, Discard};
 use super::record::{RecordRepr, RecordState, RECORD_LEN, STATE_OFFSET};
 use super::{ImageSignature, OtaError, Slots, Workspace};
-use crate::format::image::ImageHeaderRepr;
+use crate::format::image::{ImageHeader, ImageHeaderRepr};
 use crate::hal::Flash;
 
 /// A staged image, as [`close_file`] found it.
@@ -122,8 +122,7 @@ pub fn mark<F: Flash + ?Sized>(
 
 /// The `hd_checksum` a header carries (the repr recomputes rather than stores it).
 pub fn header_checksum(header: &ImageHeaderRepr) -> u32 {
-    let bytes = header.to_bytes();
-    u32::from_le_bytes([bytes[60], bytes[61], bytes[62], bytes[63]])
+    ImageHeader::new_unchecked(&header.to_bytes()[..]).hd_checksum()
 }
 
 /// Programs `data` at `offset`, one page piece at a time.
