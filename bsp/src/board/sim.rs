@@ -178,10 +178,9 @@ impl SimBoard {
         let credentials = load_credentials(&options)?;
         let code_signing = match &options.code_signing {
             Some(path) => {
-                let mut pem =
-                    std::fs::read(path).map_err(|e| SimError::Credentials(path.clone(), e))?;
+                let mut pem = read_file(path)?;
                 pem.push(0);
-                Some(&*Box::leak(pem.into_boxed_slice()))
+                Some(leak(pem))
             }
             None => None,
         };
@@ -208,13 +207,19 @@ impl SimBoard {
     }
 }
 
+/// Reads a credentials file.
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, SimError> {
+    std::fs::read(path).map_err(|e| SimError::Credentials(path.clone(), e))
+}
+
+/// Keeps `bytes` for as long as the process lives, as the chip keeps credentials in flash.
+fn leak(bytes: Vec<u8>) -> &'static [u8] {
+    Box::leak(bytes.into_boxed_slice())
+}
+
 /// Reads the PEM files named by the options; they live as long as the process.
 fn load_credentials(options: &SimOptions) -> Result<Option<TlsCredentials>, SimError> {
-    let read = |path: &PathBuf| -> Result<&'static [u8], SimError> {
-        std::fs::read(path)
-            .map(|bytes| &*Box::leak(bytes.into_boxed_slice()))
-            .map_err(|e| SimError::Credentials(path.clone(), e))
-    };
+    let read = |path: &PathBuf| read_file(path).map(leak);
     let Some(ca) = &options.ca else {
         return Ok(None);
     };

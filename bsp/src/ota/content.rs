@@ -27,9 +27,7 @@ pub fn file_header<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
 ) -> Result<ImageHeaderRepr, OtaError> {
-    let mut raw = [0u8; image::HEADER_LEN];
-    flash.read(slots.app_ota.offset, &mut raw)?;
-    let header = ImageHeaderRepr::parse_bytes(&raw).map_err(OtaError::Header)?;
+    let header = header_at(flash, slots.app_ota.offset, OtaError::Header)?;
     check_app_kind(&header)?;
     let app = FLASH_BASE + slots.app.offset;
     let ota = FLASH_BASE + slots.app_ota.offset;
@@ -53,6 +51,17 @@ pub fn file_header<F: Flash + ?Sized>(
     }
     file_len(&header, slots)?;
     Ok(header)
+}
+
+/// Reads and parses the image header at flash `offset`; `invalid` says whose header it was.
+pub(crate) fn header_at<F: Flash + ?Sized>(
+    flash: &mut F,
+    offset: u32,
+    invalid: fn(image::Error) -> OtaError,
+) -> Result<ImageHeaderRepr, OtaError> {
+    let mut raw = [0u8; image::HEADER_LEN];
+    flash.read(offset, &mut raw)?;
+    ImageHeaderRepr::parse_bytes(&raw).map_err(invalid)
 }
 
 /// Header plus body: the file's length, if it fits `app_ota`.

@@ -85,17 +85,17 @@ fn install<F: Flash + ?Sized>(
     content::check_file(flash, slots, &file, |_| {})?;
 
     let inner = content::inner_header(flash, slots, &file, workspace)?;
-    if let Ok(app) = check_app(flash, slots) {
-        if app == inner {
-            return Ok(InstallOutcome::AlreadyInstalled(inner));
-        }
+    // The body's CRC is read only when the header already matches.
+    let app = content::header_at(flash, slots.app.offset, OtaError::App);
+    if app.is_ok_and(|app| app == inner) && check_app(flash, slots).is_ok() {
+        return Ok(InstallOutcome::AlreadyInstalled(inner));
     }
 
     let mut writer = AppWriter {
         app: slots.app,
         sector: flash.geometry().sector_size,
         erased_until: slots.app.offset,
-        header: None,
+        total: 0,
         reported: 0,
         progress,
     };
@@ -103,9 +103,9 @@ fn install<F: Flash + ?Sized>(
     program_span(flash, slots.app.offset, &inner.to_bytes())?;
     let installed = check_app(flash, slots)?;
     if installed != inner {
-        return Err(OtaError::App(image::Error::BodyChecksum {
-            stored: inner.org_checksum,
-            computed: installed.org_checksum,
+        return Err(OtaError::App(image::Error::HeaderChecksum {
+            stored: pal::header_checksum(&inner),
+            computed: pal::header_checksum(&installed),
         }));
     }
     Ok(InstallOutcome::Installed(inner))
@@ -116,9 +116,7 @@ pub fn check_app<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
 ) -> Result<ImageHeaderRepr, OtaError> {
-    let mut raw = [0u8; image::HEADER_LEN];
-    flash.read(slots.app.offset, &mut raw)?;
-    let header = ImageHeaderRepr::parse_bytes(&raw).map_err(OtaError::App)?;
+    let header = content::header_at(flash, slots.app.offset, OtaError::App)?;
     let body_start = slots.app.offset + image::HEADER_AREA;
     let fits = header
         .img_len
@@ -149,7 +147,8 @@ struct AppWriter<'p> {
     sector: u32,
     /// Flash offset up to which `app` is erased.
     erased_until: u32,
-    header: Option<ImageHeaderRepr>,
+    /// The body's length, from the header.
+    total: u32,
     /// Body bytes written at the last progress report.
     reported: u32,
     progress: &'p mut dyn FnMut(u32, u32),
@@ -162,7 +161,7 @@ impl<F: Flash + ?Sized> Sink<F> for AppWriter<'_> {
     fn header(&mut self, flash: &mut F, header: &ImageHeaderRepr) -> Result<(), OtaError> {
         flash.erase_sector(self.app.offset)?;
         self.erased_until = self.app.offset + self.sector;
-        self.header = Some(*header);
+        self.total = header.img_len;
         Ok(())
     }
 
@@ -175,10 +174,9 @@ impl<F: Flash + ?Sized> Sink<F> for AppWriter<'_> {
         }
         program_span(flash, at, data)?;
         let written = offset + data.len() as u32;
-        let total = self.header.map_or(0, |h| h.img_len);
-        if written - self.reported >= PROGRESS_STEP || written == total {
+        if written - self.reported >= PROGRESS_STEP || written == self.total {
             self.reported = written;
-            (self.progress)(written, total);
+            (self.progress)(written, self.total);
         }
         Ok(())
     }
