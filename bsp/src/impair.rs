@@ -5,6 +5,11 @@
 //! the fault and performance tests. It is deterministic for a given seed and clock, and has
 //! no storage beyond its fixed frame slots: a frame that finds them full is dropped, as a
 //! full radio queue would drop it.
+//!
+//! The caller's clock is in microseconds since the link started; the wire's clock is kept in
+//! nanoseconds, because a frame's time on the wire is rarely a whole number of either (a
+//! 1514-byte frame at 10 Mbit/s takes 1211.2 µs), and rounding it per frame would slow the
+//! link down by the rounding of every frame.
 
 use core::fmt;
 
@@ -90,12 +95,16 @@ impl ImpairConfig {
         Ok(config)
     }
 
-    /// Whether the link is up at `now_ms`.
-    pub fn link_up(&self, now_ms: u32) -> bool {
-        match self.flap {
-            Some(f) => now_ms % f.period_ms < f.period_ms - f.down_ms,
-            None => true,
-        }
+    /// Whether the link is up at `now_us` (microseconds since the link started).
+    pub fn link_up(&self, now_us: u64) -> bool {
+        let Some(flap) = self.flap else {
+            return true;
+        };
+        let period_us = u64::from(flap.period_ms) * 1000;
+        let up_us = u64::from(flap.period_ms.saturating_sub(flap.down_ms)) * 1000;
+        now_us
+            .checked_rem(period_us)
+            .is_none_or(|phase| phase < up_us)
     }
 }
 
@@ -162,17 +171,19 @@ impl Rng {
         ppm > 0 && (self.next() % 1_000_000) < u64::from(ppm)
     }
 
-    fn below_or_equal(&mut self, max: u32) -> u32 {
+    /// Uniform in `0..=max`.
+    fn below_or_equal(&mut self, max: u64) -> u64 {
         if max == 0 {
             0
         } else {
-            (self.next() % (u64::from(max) + 1)) as u32
+            self.next() % max.saturating_add(1)
         }
     }
 }
 
 struct Slot<const MTU: usize> {
-    due_ms: u32,
+    /// Microseconds since the link started.
+    due_us: u64,
     /// Order of arrival, to keep FIFO among frames due at the same time.
     sequence: u32,
     frame: heapless::Vec<u8, MTU>,
@@ -193,8 +204,8 @@ pub struct Impairment<const SLOTS: usize, const MTU: usize> {
     config: ImpairConfig,
     rng: Rng,
     slots: heapless::Vec<Slot<MTU>, SLOTS>,
-    /// When the bandwidth limit lets the next frame leave.
-    wire_free_ms: u32,
+    /// Nanoseconds since the link started when the last frame taken is all on the wire.
+    wire_free_ns: u64,
     sequence: u32,
 }
 
@@ -204,7 +215,7 @@ impl<const SLOTS: usize, const MTU: usize> Impairment<SLOTS, MTU> {
             config,
             rng: Rng::new(config.seed),
             slots: heapless::Vec::new(),
-            wire_free_ms: 0,
+            wire_free_ns: 0,
             sequence: 0,
         }
     }
@@ -214,9 +225,10 @@ impl<const SLOTS: usize, const MTU: usize> Impairment<SLOTS, MTU> {
         &self.config
     }
 
-    /// Takes a frame at `now_ms`; it comes out of [`Self::pop_due`] when its time comes.
-    pub fn submit(&mut self, now_ms: u32, frame: &[u8]) -> Fate {
-        if !self.config.link_up(now_ms) {
+    /// Takes a frame at `now_us` (microseconds since the link started); it comes out of
+    /// [`Self::pop_due`] when its time comes.
+    pub fn submit(&mut self, now_us: u64, frame: &[u8]) -> Fate {
+        if !self.config.link_up(now_us) {
             return Fate::LinkDown;
         }
         if self.rng.chance(self.config.loss_ppm) {
@@ -228,23 +240,26 @@ impl<const SLOTS: usize, const MTU: usize> Impairment<SLOTS, MTU> {
         if self.slots.is_full() {
             return Fate::QueueFull;
         }
-        let mut departure = now_ms;
+        let mut departure_us = now_us;
         if self.config.rate_bps > 0 {
             let bits = frame.len() as u64 * 8;
-            let wire_ms = (bits * 1000).div_ceil(u64::from(self.config.rate_bps)) as u32;
-            departure = self.wire_free_ms.max(now_ms).wrapping_add(wire_ms);
-            self.wire_free_ms = departure;
+            let wire_ns = (bits * 1_000_000_000).div_ceil(u64::from(self.config.rate_bps));
+            let now_ns = now_us.saturating_mul(1000);
+            self.wire_free_ns = self.wire_free_ns.max(now_ns).saturating_add(wire_ns);
+            // The frame is out when its last bit is, as the caller's clock first sees it.
+            departure_us = self.wire_free_ns.div_ceil(1000);
         }
-        let due_ms = if self.rng.chance(self.config.reorder_ppm) {
-            departure
+        let due_us = if self.rng.chance(self.config.reorder_ppm) {
+            departure_us
         } else {
-            departure
-                .wrapping_add(self.config.delay_ms)
-                .wrapping_add(self.rng.below_or_equal(self.config.jitter_ms))
+            let jitter_us = u64::from(self.config.jitter_ms) * 1000;
+            departure_us
+                .saturating_add(u64::from(self.config.delay_ms) * 1000)
+                .saturating_add(self.rng.below_or_equal(jitter_us))
         };
         self.sequence = self.sequence.wrapping_add(1);
         let slot = Slot {
-            due_ms,
+            due_us,
             sequence: self.sequence,
             frame: data,
         };
@@ -254,14 +269,14 @@ impl<const SLOTS: usize, const MTU: usize> Impairment<SLOTS, MTU> {
         }
     }
 
-    /// Copies the next frame that is due at `now_ms` into `out`; its length, or `None`.
-    pub fn pop_due(&mut self, now_ms: u32, out: &mut [u8]) -> Option<usize> {
+    /// Copies the next frame that is due at `now_us` into `out`; its length, or `None`.
+    pub fn pop_due(&mut self, now_us: u64, out: &mut [u8]) -> Option<usize> {
         let (index, _) = self
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| now_ms.wrapping_sub(s.due_ms) < u32::MAX / 2)
-            .min_by_key(|(_, s)| (s.due_ms, s.sequence))?;
+            .filter(|(_, s)| s.due_us <= now_us)
+            .min_by_key(|(_, s)| (s.due_us, s.sequence))?;
         let slot = self.slots.swap_remove(index);
         let len = slot.frame.len().min(out.len());
         out.get_mut(..len)?.copy_from_slice(slot.frame.get(..len)?);
@@ -280,7 +295,12 @@ mod tests {
 
     type Link = Impairment<8, 64>;
 
-    fn drain(link: &mut Link, now: u32) -> Vec<Vec<u8>> {
+    /// Microseconds in `ms` milliseconds: the link's clock.
+    fn ms(ms: u64) -> u64 {
+        ms * 1000
+    }
+
+    fn drain(link: &mut Link, now: u64) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut buf = [0u8; 64];
         while let Some(n) = link.pop_due(now, &mut buf) {
@@ -345,9 +365,9 @@ mod tests {
             delay_ms: 20,
             ..Default::default()
         });
-        link.submit(100, b"x");
-        assert!(drain(&mut link, 119).is_empty());
-        assert_eq!(drain(&mut link, 120).len(), 1);
+        link.submit(ms(100), b"x");
+        assert!(drain(&mut link, ms(120) - 1).is_empty());
+        assert_eq!(drain(&mut link, ms(120)).len(), 1);
     }
 
     #[test]
@@ -360,9 +380,30 @@ mod tests {
         for _ in 0..3 {
             link.submit(0, &[0; 10]);
         }
-        assert_eq!(drain(&mut link, 10).len(), 1);
-        assert_eq!(drain(&mut link, 19).len(), 0);
-        assert_eq!(drain(&mut link, 30).len(), 2);
+        assert_eq!(drain(&mut link, ms(10) - 1).len(), 0);
+        assert_eq!(drain(&mut link, ms(10)).len(), 1);
+        assert_eq!(drain(&mut link, ms(20) - 1).len(), 0);
+        assert_eq!(drain(&mut link, ms(30)).len(), 2);
+    }
+
+    #[test]
+    fn frames_shorter_than_the_clock_tick_are_spaced_by_their_exact_wire_time() {
+        // 8 Mbit/s: a 50-byte frame takes 50 µs on the wire, a 10-byte one 10 µs.
+        let mut link = Link::new(ImpairConfig {
+            rate_bps: 8_000_000,
+            ..Default::default()
+        });
+        for _ in 0..3 {
+            link.submit(0, &[0; 50]);
+        }
+        assert_eq!(drain(&mut link, 49).len(), 0);
+        assert_eq!(drain(&mut link, 50).len(), 1);
+        assert_eq!(drain(&mut link, 149).len(), 1);
+        assert_eq!(drain(&mut link, 150).len(), 1);
+        // An idle wire starts a frame when it comes, not when the last one left.
+        link.submit(ms(1), &[0; 10]);
+        assert_eq!(drain(&mut link, ms(1) + 9).len(), 0);
+        assert_eq!(drain(&mut link, ms(1) + 10).len(), 1);
     }
 
     #[test]
@@ -401,7 +442,7 @@ mod tests {
         link.config.reorder_ppm = 1_000_000;
         link.submit(0, b"second");
         assert_eq!(drain(&mut link, 0), [b"second".to_vec()]);
-        assert_eq!(drain(&mut link, 50), [b"first".to_vec()]);
+        assert_eq!(drain(&mut link, ms(50)), [b"first".to_vec()]);
     }
 
     #[test]
@@ -414,12 +455,57 @@ mod tests {
             }),
             ..Default::default()
         });
-        assert_eq!(link.submit(95, b"x"), Fate::LinkDown);
-        for _ in 0..8 {
+        assert_eq!(link.submit(ms(95), b"x"), Fate::LinkDown);
+        assert_eq!(link.submit(ms(190) - 1, b"x"), Fate::Queued);
+        assert_eq!(link.submit(ms(190), b"x"), Fate::LinkDown);
+        assert_eq!(link.submit(ms(200), b"x"), Fate::Queued);
+        for _ in 0..6 {
             assert_eq!(link.submit(0, b"x"), Fate::Queued);
         }
         assert_eq!(link.submit(0, b"x"), Fate::QueueFull);
         assert_eq!(link.submit(0, &[0; 65]), Fate::TooLong);
         assert_eq!(link.queued(), 8);
+    }
+
+    /// Bits per second a link shaped to `rate_bps` delivers over ten seconds, after one second
+    /// to fill the queue, when a sender keeps its queue full of frames of `frame_lens` bytes in
+    /// turn and the link is polled every millisecond, as the sim's (64 frames of up to 1514
+    /// bytes) is.
+    fn delivered_bps(rate_bps: u32, frame_lens: &[usize]) -> f64 {
+        const SLOTS: usize = 64;
+        let mut link = Box::new(Impairment::<SLOTS, 1514>::new(ImpairConfig {
+            delay_ms: 20,
+            rate_bps,
+            ..Default::default()
+        }));
+        let frame = [0u8; 1514];
+        let mut out = [0u8; 1514];
+        let mut next = frame_lens.iter().cycle();
+        let mut bits = 0u64;
+        for now in (0..ms(11_000)).step_by(1000) {
+            while link.queued() < SLOTS {
+                link.submit(now, &frame[..*next.next().unwrap()]);
+            }
+            while let Some(len) = link.pop_due(now, &mut out) {
+                if now >= ms(1000) {
+                    bits += len as u64 * 8;
+                }
+            }
+        }
+        bits as f64 / 10.0
+    }
+
+    #[test]
+    fn a_shaped_link_delivers_its_rate_within_one_percent() {
+        for rate_bps in [1_000_000, 10_000_000] {
+            for frame_lens in [&[1514][..], &[1514, 66, 590]] {
+                let delivered = delivered_bps(rate_bps, frame_lens);
+                let error = (delivered / f64::from(rate_bps) - 1.0).abs();
+                assert!(
+                    error < 0.01,
+                    "{rate_bps} bit/s with frames of {frame_lens:?} bytes: {delivered:.0} bit/s delivered"
+                );
+            }
+        }
     }
 }

@@ -94,12 +94,13 @@ impl SimWifi {
         })
     }
 
-    fn now_ms(&self) -> u32 {
-        self.started.elapsed().as_millis() as u32
+    /// The impairment layer's clock: microseconds since the radio was made.
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Writes the frames whose time has come to the TAP device.
-    fn flush_to_air(&mut self, fd: i32, now: u32) {
+    fn flush_to_air(&mut self, fd: i32, now: u64) {
         let mut frame = [0u8; FRAME_MAX];
         while let Some(len) = self.to_air.pop_due(now, &mut frame) {
             // SAFETY: writes `len` initialised bytes of `frame` to our own descriptor.
@@ -109,7 +110,7 @@ impl SimWifi {
     }
 
     /// Takes what the TAP device has into the receive queue (dropped when not associated).
-    fn take_from_air(&mut self, fd: i32, now: u32) {
+    fn take_from_air(&mut self, fd: i32, now: u64) {
         let mut frame = [0u8; FRAME_MAX];
         for _ in 0..READ_BURST {
             // SAFETY: reads at most FRAME_MAX bytes into `frame` from our non-blocking descriptor.
@@ -187,21 +188,21 @@ impl Wifi for SimWifi {
     }
 
     fn is_connected(&mut self) -> bool {
-        self.associated && self.to_air.config().link_up(self.now_ms())
+        self.associated && self.to_air.config().link_up(self.now_us())
     }
 
     fn send(&mut self, frame: &[u8]) {
         let (Some(fd), true) = (self.tap, self.associated) else {
             return;
         };
-        let now = self.now_ms();
+        let now = self.now_us();
         self.to_air.submit(now, frame);
         self.flush_to_air(fd, now);
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Option<usize> {
         let fd = self.tap?;
-        let now = self.now_ms();
+        let now = self.now_us();
         self.flush_to_air(fd, now);
         self.take_from_air(fd, now);
         self.from_air.pop_due(now, buf)
