@@ -13,7 +13,7 @@ pub const FLASH_READ_MAX: u32 = 4096;
 /// The most bytes `flash write` programs at once (one page).
 pub const FLASH_WRITE_MAX: usize = 256;
 /// Flash below this offset holds the factory-test parameters: the vendor driver refuses to
-/// write there (w800-platform.md section 1.4) and so does the shell.
+/// write there (docs/w800.md, "Flash and the QFLASH controller") and so does the shell.
 pub const FLASH_PROTECTED_END: u32 = 0x2000;
 /// The longest log line; longer messages are cut.
 pub const LOG_LINE_MAX: usize = 256;

@@ -36,7 +36,7 @@ pub struct FlashGeometry {
 }
 
 impl FlashGeometry {
-    /// The W800's 2 MB QSPI NOR flash (w800-platform.md section 1.4).
+    /// The W800's 2 MB QSPI NOR flash (docs/w800.md, "Flash and the QFLASH controller").
     pub const W800: FlashGeometry = FlashGeometry {
         size: 2 * 1024 * 1024,
         sector_size: 4096,

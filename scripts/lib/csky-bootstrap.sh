@@ -7,7 +7,7 @@
 # tree is $W800_CACHE/csky-bootstrap; each step's log is kept in its logs/.
 #
 # Stock GCC 12 and newlib 3.3 need four changes for this target
-# (../shared/facts/csky-toolchain.md explains each):
+# (docs/toolchain.md, "C-SKY GCC from Debian sources", explains each):
 #  1. GCC knows no ck804: the ck804 cores are added, generating ck803's 3E3r1 ISA, a subset.
 #  2. GCC treats fr8-fr15 as call-clobbered, rustc (LLVM) and the vendor compiler as
 #     callee-saved: GCC is kept off them, so C never clobbers what Rust keeps there.

@@ -5,7 +5,8 @@
 #   1. W800_CSKY_TOOLCHAIN: the prefix of a toolchain's tools, e.g. a vendor XuanTie
 #      toolchain's /opt/xuantie/bin/csky-elfabiv2- (used as is, nothing is installed);
 #   2. the cache, $W800_CACHE (default ~/.cache/w800-rs), from an earlier run;
-#   3. the prebuilt tarball in ../shared/toolchains, checked and unpacked into the cache;
+#   3. a prebuilt tarball outside the repository (CSKY_TARBALL below), when it is there,
+#      checked and unpacked into the cache;
 #   4. a bootstrap from Debian's source packages into the cache (scripts/lib/csky-bootstrap.sh,
 #      about 8 minutes on 2 cores).
 
@@ -53,7 +54,7 @@ ensure_csky_toolchain() {
     # bindgen (mbedTLS) reads the toolchain's headers (the sysroot is <install>/<triple>).
     # Debian 12's libclang 14 has no C-SKY target; i686 lays C structs out as C-SKY ABIv2 does
     # (32-bit pointers and longs, 64-bit integers 4-aligned), so its bindings are the same
-    # (../shared/facts/csky-crossbuild.md section 4).
+    # (docs/toolchain.md, "Bindings for C-SKY").
     local sysroot
     sysroot="$(cd "$(dirname "$gcc")/.." && pwd)/$("$gcc" -dumpmachine)"
     export BINDGEN_EXTRA_CLANG_ARGS_csky_none_elfabiv2="--target=i686-unknown-linux-gnu --sysroot=$sysroot"

@@ -1,6 +1,6 @@
 //! JAMCRC: the checksum of the W800 image header (`hd_checksum`) and body (`org_checksum`).
 //!
-//! Source: `/work/shared/facts/w800-platform.md` section 2.1, "Checksum algorithm": CRC-32/IEEE,
+//! Source: docs/w800.md, "Checksum": CRC-32/IEEE,
 //! reflected (polynomial 0xEDB88320), initial value 0xFFFFFFFF and **no** final XOR; that is zlib's
 //! `crc32(data) ^ 0xFFFFFFFF`, as the SDK's `bin2img.py` computes it and the chip's GPSEC CRC
 //! engine reproduces it.

@@ -1,7 +1,7 @@
 //! The 64-byte W800 image header (`wm_ota_header_t`).
 //!
-//! Source: `/work/shared/facts/w800-platform.md` section 2.1 (field table, `img_attr` bits,
-//! checksum algorithm) and section 2.2 (how the SDK builds `.img` and `_ota.img` files). Every
+//! Source: docs/w800.md, "Image header" (field table, `img_attr` bits), "Checksum" and "Image
+//! files" (how the SDK builds `.img` and `_ota.img` files). Every
 //! image the ROM, the bootloader or the OTA code handles starts with this header: the field
 //! table is below in [`field`]; all integers are little endian.
 //!
@@ -21,21 +21,21 @@ pub const HEADER_LEN: usize = 64;
 pub const MAGIC: u32 = 0xA0FF_FF9F;
 
 /// Where the flash is mapped for execute-in-place; header and run addresses are
-/// `FLASH_BASE + flash offset` (section 1.1, section 2.2).
+/// `FLASH_BASE + flash offset` (docs/w800.md, "Memory map" and "Image files").
 pub const FLASH_BASE: u32 = 0x0800_0000;
 
 /// Space reserved for the header at the start of an app partition: the body runs at the header
-/// address + `HEADER_AREA` (`CONFIG_BIN_APP_HEADER_ADDRESS_SIZE`, section 2.2).
+/// address + `HEADER_AREA` (`CONFIG_BIN_APP_HEADER_ADDRESS_SIZE`, docs/w800.md, "Image files").
 pub const HEADER_AREA: u32 = 0x400;
 
 /// Size of the `ver` field.
 pub const VERSION_LEN: usize = 16;
 
 /// Size of the RSA signature that follows the body when the `signature` bit of `img_attr` is
-/// set (section 2.1).
+/// set (docs/w800.md, "Image header").
 pub const SIGNATURE_LEN: usize = 128;
 
-/// Byte offsets of the header fields (section 2.1).
+/// Byte offsets of the header fields (docs/w800.md, "Image header").
 pub mod field {
     /// `magic_no`, u32.
     pub const MAGIC_NO: usize = 0x00;
@@ -180,7 +180,8 @@ impl fmt::Display for ImageType {
 pub enum CompressType {
     /// The body is the raw image.
     None = 0,
-    /// The body is an xz stream of a complete inner image (its header included), section 2.2.
+    /// The body is an xz stream of a complete inner image (its header included); docs/w800.md,
+    /// "Image files".
     Xz = 1,
 }
 
@@ -205,8 +206,8 @@ impl fmt::Display for CompressType {
     }
 }
 
-/// The `img_attr` bit field (section 2.1; the SDK header file, not the docs' table, is the
-/// authority, which is why `psram_io` is here).
+/// The `img_attr` bit field (docs/w800.md, "Image header"; the SDK header file, not the docs'
+/// table, is the authority, which is why `psram_io` is here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ImageAttr(pub u32);
 
@@ -349,7 +350,7 @@ impl fmt::Display for ImageAttr {
     }
 }
 
-/// The bootloader flags word at 0x30 (section 2.1).
+/// The bootloader flags word at 0x30 (docs/w800.md, "Image header").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct BootloaderFlags(pub u32);
 
@@ -862,10 +863,9 @@ impl fmt::Display for ImageHeaderRepr {
 mod tests {
     use super::*;
 
-    /// The app_ota header printed by the SDK's AWS OTA example (`SDK:examples/network/cloud/aws/
-    /// aws_ota/ota_demo_core_http/README_EN.md`, the `ota_ops:` lines of the log), of which
-    /// `/work/shared/facts/w800-platform.md` section 2.1 quotes magic_no, img_attr, img_addr,
-    /// img_len, img_header_addr, upgrade_img_addr and hd_checksum.
+    /// The app_ota header printed by the SDK's AWS OTA example (`wm_iot_sdk:examples/network/
+    /// cloud/aws/aws_ota/ota_demo_core_http/README_EN.md`, the `ota_ops:` lines of the log), as
+    /// docs/w800.md, "Image header", lists it.
     fn logged_repr() -> ImageHeaderRepr {
         ImageHeaderRepr {
             attr: ImageAttr(0x0010_0001),

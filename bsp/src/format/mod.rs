@@ -8,8 +8,9 @@
 //!
 //! Each format has a view over raw bytes (`ImageHeader`, `PartitionTable`) whose accessors never
 //! panic, and a validated representation (`ImageHeaderRepr`, `PartitionTableRepr`) with `parse`
-//! and `emit`. The layouts come from `/work/shared/facts/w800-platform.md` sections 2.1, 2.2
-//! and 3. The code is `no_std` and allocation-free, so the bootloader and app can use it too.
+//! and `emit`. The layouts come from docs/w800.md, "Image header", "Checksum", "Image files"
+//! and "Partition table". The code is `no_std` and allocation-free, so the bootloader and app
+//! can use it too.
 
 pub(crate) mod bytes;
 pub mod crc;

@@ -1,6 +1,6 @@
 //! The W800 partition table.
 //!
-//! Source: `/work/shared/facts/w800-platform.md` section 3. The table sits in the 4 KB sector at
+//! Source: docs/w800.md, "Partition table". The table sits in the 4 KB sector at
 //! flash offset [`TABLE_OFFSET`]: a 12-byte header, `count` entries of 28 bytes, then the MD5 of
 //! all preceding bytes; the SDK pads the rest of the sector with 0xFF. All integers are little
 //! endian. Offsets and sizes are flash-relative (not `0x0800_0000`-based) and 4 KB aligned.
@@ -43,7 +43,7 @@ pub const MAX_PARTITIONS: usize = 16;
 /// Flash sector size: the alignment of every partition and the size of the table's sector.
 pub const SECTOR_SIZE: u32 = 0x1000;
 
-/// Flash size of the W800 (2 MB, section 1.1), the bound for partitions.
+/// Flash size of the W800 (2 MB, docs/w800.md, "Memory map"), the bound for partitions.
 pub const W800_FLASH_SIZE: u32 = 0x20_0000;
 
 /// Name of the partition the bootloader starts; every table must have one.
@@ -55,7 +55,7 @@ pub const APP_OTA: &str = "app_ota";
 /// A partition name: at most 15 printable ASCII characters without space.
 pub type PartitionName = heapless::String<{ NAME_LEN - 1 }>;
 
-/// Byte offsets in the table (section 3).
+/// Byte offsets in the table (docs/w800.md, "Partition table").
 pub mod field {
     /// `magic`, u32.
     pub const MAGIC: usize = 0x00;
@@ -426,7 +426,7 @@ pub struct PartitionTableRepr {
 /// `(name, offset, size)` rows of a built-in layout.
 type Layout = [(&'static str, u32, u32)];
 
-/// The three partitions every layout starts with (section 3, "fixed").
+/// The three partitions every layout starts with (docs/w800.md, "Partition table": fixed).
 const FIXED: [(&str, u32, u32); 3] = [
     ("ft", 0x0, 0x2000),
     ("bootloader", 0x2000, 0xC000),

@@ -1,8 +1,8 @@
 //! Fixed-width, NUL-padded ASCII text fields.
 //!
 //! Both W800 formats store short strings this way: the image header's `ver` (16 bytes, ≤ 15
-//! characters; `/work/shared/facts/w800-platform.md` section 2.1) and the partition names of the
-//! partition table (16 bytes, ≤ 15 characters; section 3). The C side reads them as
+//! characters; docs/w800.md, "Image header") and the partition names of the partition table
+//! (16 bytes, ≤ 15 characters; docs/w800.md, "Partition table"). The C side reads them as
 //! NUL-terminated strings, so at least one NUL must follow the text; everything after it must
 //! be NUL too, which makes the field's bytes a function of the text alone (so parse and emit are
 //! exact inverses).

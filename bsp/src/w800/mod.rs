@@ -1,5 +1,6 @@
-//! The W800's own peripherals (w800-platform.md section 1): UART0, the watchdog, the clock
-//! divider. The register values are plain constants and `const fn`s, tested on the host.
+//! The W800's own peripherals (docs/w800.md, "Peripheral addresses and interrupts", "UART",
+//! "Watchdog and software reset", "Clocks"): UART0, the watchdog, the clock divider. The
+//! register values are plain constants and `const fn`s, tested on the host.
 
 pub mod rcc;
 pub mod uart;

@@ -1,5 +1,5 @@
 //! The W800's UARTs (UART0 at 0x4001_0600 is the console): polled transmit and receive
-//! through the 32-byte FIFOs (w800-platform.md section 1.3).
+//! through the 32-byte FIFOs (docs/w800.md, "UART").
 
 use crate::mmio::Reg;
 

@@ -1,6 +1,7 @@
 //! The W800's watchdog (0x4001_1600), used for the software reset as the vendor SDK does it
-//! (w800-platform.md section 1.5): a short count with the reset enabled. The first expiry
-//! raises its interrupt; the second, with the interrupt still pending, resets the chip.
+//! (docs/w800.md, "Watchdog and software reset"): a short count with the reset enabled. The
+//! first expiry raises its interrupt; the second, with the interrupt still pending, resets the
+//! chip.
 
 use crate::mmio::Reg;
 

@@ -1,6 +1,6 @@
 //! `.img` and `_ota.img` files as bytes: pack, unpack, validate, describe.
 //!
-//! File layout (`/work/shared/facts/w800-platform.md` section 2.2): a `.img` is a 64-byte
+//! File layout (docs/w800.md, "Image files"): a `.img` is a 64-byte
 //! header followed by the body (the raw binary padded with 0xFF to a multiple of 4) and, if the
 //! header says so, a 128-byte signature. An `_ota.img` is a new header followed by the xz stream
 //! of a whole `.img`, padded with 0xFF to a multiple of 4. All format work is done by
@@ -90,8 +90,8 @@ pub fn pack(raw: &[u8], settings: &PackSettings) -> Result<Vec<u8>, Error> {
         .ok_or_else(|| Error::UnknownPartition(settings.partition.clone()))?;
     let mut body = raw.to_vec();
     pad_to_word(&mut body);
-    // The body runs HEADER_AREA bytes into the partition (section 2.2: app length = partition
-    // size − 0x400).
+    // The body runs HEADER_AREA bytes into the partition (docs/w800.md, "Image files": app
+    // length = partition size − 0x400).
     let limit = usize::try_from(partition.size.saturating_sub(HEADER_AREA)).unwrap_or(usize::MAX);
     if body.len() > limit {
         return Err(Error::TooLarge {

@@ -5,8 +5,8 @@
 //! * `ptable`: build, write or read a partition table.
 //!
 //! Every W800 format is read and written by `bsp::format` only; this crate adds file handling,
-//! xz (liblzma) and the command line. `/work/shared/facts/w800-platform.md` sections 2.1, 2.2
-//! and 3 describe the formats.
+//! xz (liblzma) and the command line. docs/w800.md describes the formats ("Image header",
+//! "Checksum", "Image files", "Partition table").
 
 pub mod cli;
 pub mod error;

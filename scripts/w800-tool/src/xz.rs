@@ -1,6 +1,6 @@
 //! The xz compression of `_ota.img` bodies.
 //!
-//! `/work/shared/facts/w800-platform.md` section 2.2: the SDK compresses the whole `.img` with
+//! docs/w800.md, "Image files": the SDK compresses the whole `.img` with
 //! LZMA2, preset 9 | EXTREME, a 32 KiB dictionary (the bootloader decompresses with little
 //! RAM) and a CRC32 integrity check, then pads the stream with 0xFF to a multiple of 4 bytes.
 //!

@@ -1,6 +1,6 @@
 //! A streaming xz decoder for LZMA2 streams: `no_std`, allocation-free, panic-free.
 //!
-//! `_ota.img` bodies are xz streams (`/work/shared/facts/w800-platform.md` section 2.2: LZMA2,
+//! `_ota.img` bodies are xz streams (docs/w800.md, "Image files": LZMA2,
 //! preset 9 | EXTREME, a 32 KiB dictionary, CRC32 check, padded with 0xFF to a multiple of 4).
 //! The bootloader stage unpacks them with little RAM, and the host tool uses the same code.
 //!

@@ -1,6 +1,7 @@
 /* lwIP options of the firmware (the same on the sim and the chip). lwIP 2.1.3, NO_SYS=0 on
- * FreeRTOS, sockets API, core locking. Sizes are kept near the W800 SDK's (w800-platform.md
- * section 6: TCP MAXRTX 12) while leaving room for two TLS connections and a 4 KB+ window. */
+ * FreeRTOS, sockets API, core locking. Sizes are kept near the W800 SDK's (docs/w800.md, "The
+ * vendor's AWS OTA example": TCP MAXRTX 12) while leaving room for two TLS connections and a
+ * 4 KB+ window. */
 #ifndef LWIPOPTS_H
 #define LWIPOPTS_H
 
