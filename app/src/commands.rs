@@ -71,8 +71,8 @@ pub static TABLE: &[Command] = &[
     },
     Command {
         name: "tls",
-        usage: "<host> [port]",
-        help: "a verified TLS handshake with a server",
+        usage: "<host> [port [times tasks]]",
+        help: "verified TLS handshakes with a server (times in each of tasks at once)",
         run: network::tls,
     },
     Command {

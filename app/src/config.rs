@@ -37,6 +37,12 @@ pub const PING_WAIT: Duration = Duration::from_secs(2);
 pub const NTP_WAIT: Duration = Duration::from_secs(10);
 /// How long a TCP connect plus TLS handshake may take.
 pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(15);
+/// `tls` with repeats: the most handshakes per task and tasks at once, and each task's stack
+/// (an RSA or EC handshake in mbedTLS needs about 6 KB of it).
+pub const TLS_TIMES_MAX: u32 = 100;
+pub const TLS_TASKS_MAX: u32 = 4;
+pub const TLS_TASK_STACK_WORDS: u16 = 3072;
+pub const TLS_TASK_PRIORITY: Priority = 4;
 
 // MQTT (the jobs channel).
 

@@ -1,13 +1,18 @@
 //! The network commands: `wifi`, `ifconfig`, `ping`, `ntp`.
 
-use crate::config::{DHCP_WAIT, HANDSHAKE_WAIT, NTP_WAIT, PING_WAIT};
+use crate::config::{
+    DHCP_WAIT, HANDSHAKE_WAIT, NTP_WAIT, PING_WAIT, TLS_TASKS_MAX, TLS_TASK_PRIORITY,
+    TLS_TASK_STACK_WORDS, TLS_TIMES_MAX,
+};
 use crate::platform::Platform;
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use core::time::Duration;
+use kernel::Queue;
 use net::station::{NetError, Station};
-use net::tls::{Credentials, TlsStream};
+use net::tls::{Credentials, TlsError, TlsStream};
 
 fn failed(e: NetError) -> CommandError {
     CommandError::Failed(e.to_string())
@@ -165,24 +170,98 @@ pub fn credentials(platform: &'static Platform) -> Result<&'static Credentials, 
     let blobs = platform
         .credentials
         .ok_or_else(|| CommandError::Failed(String::from("no TLS credentials on this board")))?;
-    let credentials = Credentials::load(blobs.root_ca, blobs.device, platform.entropy)
+    let entropy = platform.secure_entropy.ok_or_else(|| {
+        CommandError::Failed(format!(
+            "board {} has no random source fit for TLS keys",
+            platform.board
+        ))
+    })?;
+    let credentials = Credentials::load(blobs.root_ca, blobs.device, entropy)
         .map_err(|e| CommandError::Failed(e.to_string()))?;
     *parsed = Some(credentials);
     Ok(credentials)
 }
 
-/// `tls <host> [port]`: a verified handshake, for checking credentials and the clock.
+/// `tls <host> [port] [times] [tasks]`: verified handshakes with a server, for checking
+/// credentials and the clock; with `times` and `tasks`, that many handshakes in each of that
+/// many tasks at once, all with the board's one set of credentials.
 pub fn tls(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
-    let (host, port) = match args {
-        [host] => (*host, 443),
-        [host, port] => (*host, port.parse::<u16>().map_err(|_| CommandError::Usage)?),
+    let number = |text: &str| text.parse::<u32>().map_err(|_| CommandError::Usage);
+    let (host, port, times, tasks) = match args {
+        [host] => (*host, 443, 1, 1),
+        [host, port] => (
+            *host,
+            port.parse::<u16>().map_err(|_| CommandError::Usage)?,
+            1,
+            1,
+        ),
+        [host, port, times, tasks] => (
+            *host,
+            port.parse::<u16>().map_err(|_| CommandError::Usage)?,
+            number(times)?,
+            number(tasks)?,
+        ),
         _ => return Err(CommandError::Usage),
     };
+    if !(1..=TLS_TIMES_MAX).contains(&times) || !(1..=TLS_TASKS_MAX).contains(&tasks) {
+        return Err(CommandError::Failed(format!(
+            "times 1..={TLS_TIMES_MAX}, tasks 1..={TLS_TASKS_MAX}"
+        )));
+    }
     let station = station(ctx.platform)?;
     let credentials = credentials(ctx.platform)?;
-    let stream = TlsStream::connect(station, host, port, credentials, HANDSHAKE_WAIT)
-        .map_err(|e| CommandError::Failed(e.to_string()))?;
-    drop(stream);
-    writeln!(ctx.out, "TLS to {host}:{port}: server verified")?;
-    Ok(())
+    if times == 1 && tasks == 1 {
+        let stream = TlsStream::connect(station, host, port, credentials, HANDSHAKE_WAIT)
+            .map_err(|e| CommandError::Failed(e.to_string()))?;
+        drop(stream);
+        writeln!(ctx.out, "TLS to {host}:{port}: server verified")?;
+        return Ok(());
+    }
+    let results = Arc::new(Queue::<Result<(), TlsError>>::new(tasks).map_err(kernel_failed)?);
+    for task in 0..tasks {
+        let (results, host) = (results.clone(), String::from(host));
+        kernel::spawn(
+            &format!("tls{task}"),
+            TLS_TASK_STACK_WORDS,
+            TLS_TASK_PRIORITY,
+            move || {
+                for _ in 0..times {
+                    let outcome =
+                        TlsStream::connect(station, &host, port, credentials, HANDSHAKE_WAIT)
+                            .map(drop);
+                    let _ = results.send(outcome, HANDSHAKE_WAIT);
+                }
+            },
+        )
+        .map_err(kernel_failed)?;
+    }
+    let total = times * tasks;
+    let (mut verified, mut first_error) = (0, None);
+    for _ in 0..total {
+        match results.receive(HANDSHAKE_WAIT * 2) {
+            Some(Ok(())) => verified += 1,
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            None => break,
+        }
+    }
+    // The tasks have sent their last result and are ending: let the idle task free their
+    // stacks, so that a `free` right after shows the heap as it was.
+    kernel::delay(Duration::from_millis(20));
+    writeln!(
+        ctx.out,
+        "TLS to {host}:{port}: {verified} of {total} handshakes verified ({tasks} tasks)"
+    )?;
+    match first_error {
+        Some(e) => Err(CommandError::Failed(e.to_string())),
+        None if verified < total => Err(CommandError::Failed(String::from(
+            "handshakes did not finish in time",
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn kernel_failed(e: kernel::Error) -> CommandError {
+    CommandError::Failed(format!("{e:?}"))
 }

@@ -2,7 +2,7 @@
 
 use crate::ota::OtaSupport;
 use alloc::boxed::Box;
-use bsp::hal::{Clock, Console, Entropy, Flash, Reset, TlsCredentials, Wifi};
+use bsp::hal::{Clock, Console, Entropy, Flash, Reset, SecureEntropy, TlsCredentials, Wifi};
 use kernel::Mutex;
 use net::station::Station;
 use net::tls::Credentials;
@@ -16,6 +16,9 @@ pub struct Platform {
     pub reset: &'static dyn Reset,
     pub clock: &'static dyn Clock,
     pub entropy: &'static Mutex<dyn Entropy>,
+    /// The same source when it is fit for keys: TLS needs it, and a board without one opens
+    /// no TLS.
+    pub secure_entropy: Option<&'static Mutex<dyn SecureEntropy>>,
     /// The radio, on boards that have one.
     pub wifi: Option<&'static Mutex<dyn Wifi>>,
     /// The network stack, once `wifi init` started it.
@@ -43,7 +46,16 @@ impl Platform {
         entropy: impl Entropy + 'static,
     ) -> Result<&'static Platform, kernel::Error> {
         Self::build(
-            board, ota, console, flash, reset, clock, entropy, None, None,
+            board,
+            ota,
+            console,
+            flash,
+            reset,
+            clock,
+            shared(entropy)?,
+            None,
+            None,
+            None,
         )
     }
 
@@ -56,11 +68,12 @@ impl Platform {
         flash: impl Flash + 'static,
         reset: impl Reset + 'static,
         clock: impl Clock + 'static,
-        entropy: impl Entropy + 'static,
+        entropy: impl SecureEntropy + 'static,
         wifi: impl Wifi + 'static,
         credentials: Option<TlsCredentials>,
     ) -> Result<&'static Platform, kernel::Error> {
         let wifi: &'static Mutex<dyn Wifi> = shared(wifi)?;
+        let entropy = shared(entropy)?;
         Self::build(
             board,
             ota,
@@ -69,6 +82,7 @@ impl Platform {
             reset,
             clock,
             entropy,
+            Some(entropy),
             Some(wifi),
             credentials,
         )
@@ -82,7 +96,8 @@ impl Platform {
         flash: impl Flash + 'static,
         reset: impl Reset + 'static,
         clock: impl Clock + 'static,
-        entropy: impl Entropy + 'static,
+        entropy: &'static Mutex<dyn Entropy>,
+        secure_entropy: Option<&'static Mutex<dyn SecureEntropy>>,
         wifi: Option<&'static Mutex<dyn Wifi>>,
         credentials: Option<TlsCredentials>,
     ) -> Result<&'static Platform, kernel::Error> {
@@ -92,7 +107,8 @@ impl Platform {
             flash: shared(flash)?,
             reset: Box::leak(Box::new(reset)),
             clock: Box::leak(Box::new(clock)),
-            entropy: shared(entropy)?,
+            entropy,
+            secure_entropy,
             wifi,
             station: shared(None)?,
             credentials,

@@ -47,7 +47,8 @@ impl TestNet {
     }
 }
 
-/// A mosquitto broker with mutual TLS inside a test network, stopped on drop.
+/// A mosquitto broker with mutual TLS inside a test network, stopped on drop: port 8883 with
+/// the EC server certificate, 8884 with the RSA one (under the RSA root).
 struct Broker {
     pid_file: PathBuf,
 }
@@ -68,6 +69,9 @@ impl Broker {
             format!(
                 "per_listener_settings false\nlistener 8883 10.80.0.1\n\
                  cafile {pki}/ca.crt\ncertfile {pki}/iot.crt\nkeyfile {pki}/iot.key\n\
+                 require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.2\n\
+                 listener 8884 10.80.0.1\n\
+                 cafile {pki}/ca.crt\ncertfile {pki}/iot-rsa.crt\nkeyfile {pki}/iot-rsa.key\n\
                  require_certificate true\nuse_identity_as_username true\ntls_version tlsv1.2\n\
                  allow_anonymous false\npersistence false\nuser root\npid_file {pid}\n\
                  log_dest file {log}\nacl_file {acl}\n",
@@ -259,6 +263,186 @@ fn tls_verifies_the_server_and_refuses_impostors() {
     assert!(text.contains("error: tls: TLS error"), "{text}");
     assert!(!text.contains("server verified"), "{text}");
     drop(broker);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The two figures of every `free` in `text`: (heap free now, minimum ever).
+fn heap_free(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("heap free "))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn failed_handshakes_leave_the_heap_as_it_was_and_connects_keep_their_wait() {
+    let net = TestNet::up("l");
+    let flash = temp_flash("leak");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let pki = make_pki(&dir);
+    let broker = Broker::start(&net, &pki, &dir);
+    let file = |name: &str| pki.join(name).display().to_string();
+    let (ca, cert, key) = (
+        file("ca.crt"),
+        file("w800-demo-1.crt"),
+        file("w800-demo-1.key"),
+    );
+    let mut sim = Session::start(net.sim(&flash, &["--ca", &ca, "--cert", &cert, "--key", &key]));
+    sim.send("wifi init");
+    sim.send("wifi connect 61test 12345678");
+    sim.expect("sta got ip", Duration::from_secs(30));
+    // The first handshake parses the credentials, which stay: the baseline is taken after it.
+    sim.send("tls iot.w800.test 8883");
+    sim.expect("is the clock set?", Duration::from_secs(20));
+    sim.send("free");
+    let before = sim.expect("heap free", Duration::from_secs(5));
+    // Twenty failures of three kinds: the clock not set, a refused port, a server under
+    // another root CA.
+    sim.send("tls iot.w800.test 8883 7 1");
+    sim.expect("0 of 7 handshakes verified", Duration::from_secs(60));
+    sim.send("tls iot.w800.test 9999 7 1");
+    sim.expect("0 of 7 handshakes verified", Duration::from_secs(60));
+    sim.send("ntp start");
+    sim.expect("local time: 20", Duration::from_secs(20));
+    sim.send("tls iot.w800.test 8884 6 1");
+    sim.expect("0 of 6 handshakes verified", Duration::from_secs(60));
+    sim.expect(
+        "not signed by the configured root CA",
+        Duration::from_secs(5),
+    );
+    sim.send("free");
+    let after = sim.expect("heap free", Duration::from_secs(5));
+    assert_eq!(
+        heap_free(&before)[0],
+        heap_free(&after)[0],
+        "free heap before and after 20 failed handshakes:\n{before}\n{after}"
+    );
+    // A host that never answers: the connect gives up at the handshake's wait (15 s), not
+    // after lwIP's SYN retries (about 39 s).
+    let start = std::time::Instant::now();
+    sim.send("tls 10.80.0.254 8883");
+    sim.expect("error: tls: timed out", Duration::from_secs(30));
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(25),
+        "an unanswered connect took {took:?}"
+    );
+    drop(sim);
+    drop(broker);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn two_tasks_do_rsa_mutual_tls_handshakes_at_once() {
+    let net = TestNet::up("r");
+    let flash = temp_flash("rsa");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let pki = make_pki(&dir);
+    let broker = Broker::start(&net, &pki, &dir);
+    let file = |name: &str| pki.join(name).display().to_string();
+    // An RSA root (as Amazon Root CA 1) and an RSA device key (as AWS IoT makes them): mbedTLS
+    // writes into both while it uses them.
+    let (ca, cert, key) = (
+        file("rsa-ca.crt"),
+        file("w800-demo-1-rsa.crt"),
+        file("w800-demo-1-rsa.key"),
+    );
+    let text = net.run_sim(
+        &flash,
+        &["--ca", &ca, "--cert", &cert, "--key", &key],
+        "wifi init\nwifi connect 61test 12345678\nntp start\ntls iot.w800.test 8884\nfree\n\
+         tls iot.w800.test 8884 12 2\nfree\ntls iot.w800.test 8884 12 2\nfree\n",
+    );
+    assert!(
+        text.contains("TLS to iot.w800.test:8884: server verified"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TLS to iot.w800.test:8884: 24 of 24 handshakes verified (2 tasks)"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("24 of 24 handshakes verified").count(),
+        2,
+        "{text}"
+    );
+    // The first batch of concurrent handshakes leaves a one-time 256 bytes; after that, a
+    // batch of 24 costs nothing.
+    let free = heap_free(&text);
+    assert_eq!(free.len(), 3, "{text}");
+    assert!(
+        free[0] - free[1] <= 256,
+        "the heap after the first batch:\n{text}"
+    );
+    assert_eq!(free[1], free[2], "the heap after the second batch:\n{text}");
+    drop(broker);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The TLS cipher suites in a ClientHello record (RFC 5246 section 7.4.1.2).
+fn client_hello_suites(record: &[u8]) -> Vec<u16> {
+    // Record header (5), handshake header (4), version (2), random (32).
+    let mut at = 5 + 4 + 2 + 32;
+    at += 1 + usize::from(record[at]);
+    let len = usize::from(u16::from_be_bytes([record[at], record[at + 1]]));
+    record[at + 2..at + 2 + len]
+        .chunks(2)
+        .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+        .collect()
+}
+
+#[test]
+fn the_client_hello_offers_only_tls12_ecdhe_with_aes_gcm() {
+    let net = TestNet::up("h");
+    let flash = temp_flash("hello");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let pki = make_pki(&dir);
+    let hello = dir.join("hello.hex");
+    // A listener that records the first bytes a client sends, then hangs up.
+    let listener = Command::new(workspace().join("scripts/testnet"))
+        .args(["exec", "--name", &net.name, "--", "python3", "-c"])
+        .arg(
+            "import socket,sys\n\
+             s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('10.80.0.1',8443));s.listen(1)\n\
+             c,_=s.accept();data=b''\n\
+             while len(data)<5 or len(data)<5+int.from_bytes(data[3:5],'big'):\n\
+             \x20chunk=c.recv(4096)\n\
+             \x20if not chunk: break\n\
+             \x20data+=chunk\n\
+             open(sys.argv[1],'w').write(data.hex())\n",
+        )
+        .arg(&hello)
+        .spawn()
+        .expect("start the listener");
+    std::thread::sleep(Duration::from_millis(500));
+    let file = |name: &str| pki.join(name).display().to_string();
+    net.run_sim(
+        &flash,
+        &["--ca", &file("ca.crt")],
+        "wifi init\nwifi connect 61test 12345678\ntls 10.80.0.1 8443\n",
+    );
+    let output = listener.wait_with_output().expect("the listener ends");
+    assert!(output.status.success());
+    let text = std::fs::read_to_string(&hello).expect("the listener saw a client hello");
+    let record: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(record[0], 22, "a handshake record");
+    assert_eq!(record[5], 1, "a client hello");
+    let suites = client_hello_suites(&record);
+    // ECDHE-ECDSA and ECDHE-RSA with AES-128/256-GCM (RFC 5289), and the renegotiation SCSV
+    // (RFC 5746), which is a signal, not a suite.
+    let allowed = [0xC02B, 0xC02C, 0xC02F, 0xC030, 0x00FF];
+    assert!(
+        suites.iter().all(|suite| allowed.contains(suite)),
+        "offered {suites:04X?}"
+    );
+    assert!(
+        suites.contains(&0xC02F) && suites.contains(&0xC02B),
+        "offered {suites:04X?}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

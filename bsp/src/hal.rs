@@ -163,11 +163,17 @@ pub trait Reset: Send + Sync {
     fn power_off(&self, status: u8) -> !;
 }
 
-/// Fills buffers with random bytes (the W800's TRNG, the host's getrandom in the sim).
+/// Fills buffers with random bytes: for jitter, ports and IDs; not necessarily unpredictable.
 pub trait Entropy: Send {
     /// Fills `buf`.
     fn fill(&mut self, buf: &mut [u8]);
 }
+
+/// A random source fit for keys and nonces: unpredictable to anyone who watches the device.
+/// TLS sessions cannot be made without one. Implemented by the host's `getrandom` (sim) and
+/// the W800's hardware RNG; a board that has neither offers none and opens no TLS. A source
+/// that only stands in for tests says so in its name.
+pub trait SecureEntropy: Entropy {}
 
 /// Wall-clock time. The W800 has no battery-backed clock: it counts from the epoch at boot
 /// until SNTP sets it.

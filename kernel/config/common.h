@@ -44,6 +44,8 @@ void kernel_assert_failed(const char *file, int line);
 #define configQUEUE_REGISTRY_SIZE     0
 #define configUSE_CO_ROUTINES         0
 #define configUSE_TRACE_FACILITY      1
+/* Slot 0: lwIP's socket error of the task (net/lwip-sys/port/glue.c). */
+#define configNUM_THREAD_LOCAL_STORAGE_POINTERS 1
 #define configUSE_STATS_FORMATTING_FUNCTIONS 0
 #define configGENERATE_RUN_TIME_STATS 0
 

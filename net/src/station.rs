@@ -43,6 +43,8 @@ pub enum NetError {
     Closed,
     /// A name too long for lwIP (or with a NUL in it).
     BadName,
+    /// The station runs already: lwIP and its one interface start once per boot.
+    AlreadyStarted,
 }
 
 impl fmt::Display for NetError {
@@ -57,6 +59,7 @@ impl fmt::Display for NetError {
             NetError::Timeout => f.write_str("timed out"),
             NetError::Closed => f.write_str("connection closed"),
             NetError::BadName => f.write_str("bad host name"),
+            NetError::AlreadyStarted => f.write_str("the network stack runs already"),
         }
     }
 }
@@ -84,10 +87,13 @@ pub struct Station {
 }
 
 /// Called by `port/glue.c` for every frame lwIP sends; `link` is the station.
+///
+/// # Safety
+/// `link` is the `&'static Station` given to `lwip_port_netif_add`, and `frame` is valid for
+/// `len` bytes for the duration of the call.
 #[no_mangle]
-extern "C" fn net_link_output(link: *mut c_void, frame: *const u8, len: usize) -> c_int {
-    // SAFETY: `link` is the `&'static Station` given to lwip_port_netif_add, and glue.c
-    // passes a frame buffer valid for `len` bytes for the duration of the call.
+unsafe extern "C" fn net_link_output(link: *mut c_void, frame: *const u8, len: usize) -> c_int {
+    // SAFETY: per this function's contract.
     let (station, frame) = unsafe {
         (
             &*link.cast::<Station>(),
@@ -99,9 +105,12 @@ extern "C" fn net_link_output(link: *mut c_void, frame: *const u8, len: usize) -
 }
 
 /// lwIP's assertion: a broken invariant inside the stack is a bug.
+///
+/// # Safety
+/// `message` and `file` are NUL-terminated strings (lwIP passes literals).
 #[no_mangle]
-extern "C" fn lwip_port_assert(message: *const c_char, file: *const c_char, line: c_int) {
-    // SAFETY: lwIP passes string literals for both.
+unsafe extern "C" fn lwip_port_assert(message: *const c_char, file: *const c_char, line: c_int) {
+    // SAFETY: per this function's contract.
     let (message, file) = unsafe { (CStr::from_ptr(message), CStr::from_ptr(file)) };
     panic!("lwIP assertion {message:?} at {file:?}:{line}");
 }
@@ -132,13 +141,24 @@ extern "C" fn lwip_port_set_system_time(sec: u32, _usec: u32) {
     log::info!(target: "ntp", "time set to {sec} (unix)");
 }
 
+/// Whether [`Station::start`] ran (it may run once).
+static STARTED: AtomicBool = AtomicBool::new(false);
+
 impl Station {
-    /// Starts lwIP and the link driver on `wifi`; SNTP answers set `clock`.
+    /// Starts lwIP and the link driver on `wifi`; SNTP answers set `clock`. Only the first
+    /// call starts anything; later ones fail with [`NetError::AlreadyStarted`].
     pub fn start(
         wifi: &'static SharedWifi,
         clock: &'static dyn Clock,
         seed: u32,
     ) -> Result<&'static Station, NetError> {
+        // tcpip_init and netif_add on the one static interface must run once per boot.
+        if STARTED
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(NetError::AlreadyStarted);
+        }
         let station: &'static Station = alloc_static(Station {
             wifi,
             link_up: AtomicBool::new(false),
@@ -366,11 +386,14 @@ impl Station {
     ) -> Result<TcpStream, NetError> {
         let socket = Socket::open(ffi::SOCKET_TCP, wait)?;
         // SAFETY: a valid socket; the address is in network order as glue.c expects.
-        let failed = unsafe { ffi::lwip_port_connect(socket.0, u32::from(address).to_be(), port) };
-        if failed != 0 {
-            return Err(NetError::Connect);
+        let code = unsafe {
+            ffi::lwip_port_connect(socket.0, u32::from(address).to_be(), port, wait_ms(wait))
+        };
+        match code {
+            0 => Ok(TcpStream { socket }),
+            ffi::PORT_ERR_TIMEOUT => Err(NetError::Timeout),
+            _ => Err(NetError::Connect),
         }
-        Ok(TcpStream { socket })
     }
 }
 
@@ -389,16 +412,20 @@ fn c_name(name: &str) -> Result<heapless::Vec<u8, 254>, NetError> {
     Ok(c)
 }
 
+/// A wait as lwIP's socket options take it: milliseconds, at least 1 (0 would mean forever).
+fn wait_ms(wait: Duration) -> c_int {
+    c_int::try_from(wait.as_millis())
+        .unwrap_or(c_int::MAX)
+        .max(1)
+}
+
 /// An lwIP socket, closed on drop.
 struct Socket(c_int);
 
 impl Socket {
     fn open(kind: c_int, wait: Duration) -> Result<Socket, NetError> {
-        let ms = c_int::try_from(wait.as_millis())
-            .unwrap_or(c_int::MAX)
-            .max(1);
         // SAFETY: creates a socket; a negative result means none.
-        let socket = unsafe { ffi::lwip_port_socket(kind, ms) };
+        let socket = unsafe { ffi::lwip_port_socket(kind, wait_ms(wait)) };
         if socket < 0 {
             return Err(NetError::Stack);
         }
@@ -411,17 +438,18 @@ impl Socket {
         match usize::try_from(n) {
             Ok(0) => Err(NetError::Closed),
             Ok(n) => Ok(n),
-            // SAFETY: reads the calling task's errno.
-            Err(_) if is_timeout(unsafe { ffi::lwip_port_errno() }) => Err(NetError::Timeout),
-            Err(_) => Err(NetError::Closed),
+            Err(_) => Err(socket_error(n)),
         }
     }
 }
 
-fn is_timeout(errno: c_int) -> bool {
-    const EAGAIN: c_int = 11;
-    const ETIMEDOUT: c_int = 110;
-    errno == EAGAIN || errno == ETIMEDOUT
+/// What a failed glue socket call's code (the task's own socket error, classified) means.
+fn socket_error(code: c_int) -> NetError {
+    match code {
+        ffi::PORT_ERR_TIMEOUT => NetError::Timeout,
+        ffi::PORT_ERR_REFUSED => NetError::Connect,
+        _ => NetError::Closed,
+    }
 }
 
 impl Drop for Socket {
@@ -442,7 +470,7 @@ impl TcpStream {
         while !data.is_empty() {
             // SAFETY: a valid socket, and `data` valid for its length.
             let n = unsafe { ffi::lwip_port_send(self.socket.0, data.as_ptr().cast(), data.len()) };
-            let sent = usize::try_from(n).map_err(|_| NetError::Closed)?;
+            let sent = usize::try_from(n).map_err(|_| socket_error(n))?;
             data = data.get(sent..).unwrap_or(&[]);
         }
         Ok(())
@@ -450,11 +478,8 @@ impl TcpStream {
 
     /// Receives into `buf`, waiting at most `wait`; Ok(0) when the peer closed.
     pub fn read(&mut self, buf: &mut [u8], wait: Duration) -> Result<usize, NetError> {
-        let ms = c_int::try_from(wait.as_millis())
-            .unwrap_or(c_int::MAX)
-            .max(1);
         // SAFETY: a valid socket.
-        unsafe { ffi::lwip_port_set_recv_timeout(self.socket.0, ms) };
+        unsafe { ffi::lwip_port_set_recv_timeout(self.socket.0, wait_ms(wait)) };
         match self.socket.recv(buf) {
             Err(NetError::Closed) => Ok(0),
             other => other,

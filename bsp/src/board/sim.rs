@@ -13,7 +13,7 @@ pub mod wifi;
 use crate::factory;
 use crate::hal::{
     Clock, Console, ConsoleRead, Entropy, FlashError, FlashGeometry, Reset, ResetReason,
-    TlsCredentials,
+    SecureEntropy, TlsCredentials,
 };
 use crate::impair::ImpairConfig;
 use crate::nor::{NorStore, SimulatedNor};
@@ -453,6 +453,9 @@ impl Entropy for SimEntropy {
         }
     }
 }
+
+/// The kernel's CSPRNG, through /dev/urandom.
+impl SecureEntropy for SimEntropy {}
 
 /// A clock that, like the W800's (which has no battery-backed RTC), starts at the epoch at
 /// boot and runs from there until SNTP sets it.

@@ -1,7 +1,11 @@
 /* The station interface and the few lwIP calls the Rust side makes, each taking the core lock
  * itself so that Rust never handles lwIP structures. Frames go out through
  * `net_link_output` (Rust) and come in through `lwip_port_input`. */
+#include <stdint.h>
 #include <string.h>
+
+#include "FreeRTOS.h"
+#include "task.h"
 
 #include "lwip/apps/sntp.h"
 #include "lwip/dhcp.h"
@@ -14,6 +18,16 @@
 #include "netif/ethernet.h"
 
 #define FRAME_MAX 1514
+
+/* What the socket calls below return on failure (lwip-sys mirrors these). */
+#define PORT_ERR_TIMEOUT (-1) /* the wait ran out */
+#define PORT_ERR_CLOSED  (-2) /* the peer closed or reset, or the socket is not connected */
+#define PORT_ERR_REFUSED (-3) /* the peer refused or is unreachable */
+#define PORT_ERR_OTHER   (-4)
+
+/* The thread-local storage slot that holds the calling task's socket error (see
+ * lwip_port_set_errno and configNUM_THREAD_LOCAL_STORAGE_POINTERS). */
+#define ERRNO_SLOT 0
 
 /* Implemented in Rust: hands one Ethernet frame to the link; `link` is what was given to
  * `lwip_port_netif_add`. Returns 0 when the frame was taken (or deliberately dropped). */
@@ -170,10 +184,75 @@ static void fill_address(struct sockaddr_in *to, uint32_t address, uint16_t port
     to->sin_addr.s_addr = address;
 }
 
-int lwip_port_connect(int s, uint32_t address, uint16_t port) {
+/* lwIP's set_errno (lwipopts.h): the error of the socket call the calling task just made,
+ * kept per task. newlib's `errno` is one global on the chip, which another task can change
+ * between a failed call and the read of its error. */
+void lwip_port_set_errno(int err) {
+    if (err != 0) {
+        vTaskSetThreadLocalStoragePointer(NULL, ERRNO_SLOT, (void *)(intptr_t)err);
+    }
+}
+
+static void clear_error(void) { vTaskSetThreadLocalStoragePointer(NULL, ERRNO_SLOT, NULL); }
+
+/* The calling task's last socket error, as one of the PORT_ERR_ codes. */
+static int last_error(void) {
+    int err = (int)(intptr_t)pvTaskGetThreadLocalStoragePointer(NULL, ERRNO_SLOT);
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case ETIMEDOUT:
+        return PORT_ERR_TIMEOUT;
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ENOTCONN:
+    case EPIPE:
+        return PORT_ERR_CLOSED;
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+        return PORT_ERR_REFUSED;
+    default:
+        return PORT_ERR_OTHER;
+    }
+}
+
+/* Connects, giving up after `timeout_ms`: lwIP's own connect waits until the SYN retries run
+ * out (about 39 s with TCP_SYNMAXRTX 12), so the socket is non-blocking while it connects. */
+int lwip_port_connect(int s, uint32_t address, uint16_t port, int timeout_ms) {
     struct sockaddr_in to;
     fill_address(&to, address, port);
-    return lwip_connect(s, (struct sockaddr *)&to, sizeof(to));
+    clear_error();
+    if (lwip_fcntl(s, F_SETFL, O_NONBLOCK) != 0) {
+        return PORT_ERR_OTHER;
+    }
+    if (lwip_connect(s, (struct sockaddr *)&to, sizeof(to)) != 0) {
+        if ((int)(intptr_t)pvTaskGetThreadLocalStoragePointer(NULL, ERRNO_SLOT) != EINPROGRESS) {
+            return PORT_ERR_REFUSED;
+        }
+        fd_set writable, failed;
+        FD_ZERO(&writable);
+        FD_ZERO(&failed);
+        FD_SET(s, &writable);
+        FD_SET(s, &failed);
+        struct timeval wait = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+        int ready = lwip_select(s + 1, NULL, &writable, &failed, &wait);
+        if (ready == 0) {
+            return PORT_ERR_TIMEOUT;
+        }
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (ready < 0 || lwip_getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            return PORT_ERR_REFUSED;
+        }
+        struct sockaddr_in peer;
+        socklen_t peer_len = sizeof(peer);
+        if (lwip_getpeername(s, (struct sockaddr *)&peer, &peer_len) != 0) {
+            return PORT_ERR_REFUSED;
+        }
+    }
+    return lwip_fcntl(s, F_SETFL, 0) == 0 ? 0 : PORT_ERR_OTHER;
 }
 
 int lwip_port_sendto(int s, const void *data, size_t len, uint32_t address) {
@@ -182,10 +261,21 @@ int lwip_port_sendto(int s, const void *data, size_t len, uint32_t address) {
     return lwip_sendto(s, data, len, 0, (struct sockaddr *)&to, sizeof(to));
 }
 
-int lwip_port_send(int s, const void *data, size_t len) { return lwip_send(s, data, len, 0); }
-int lwip_port_recv(int s, void *buf, size_t len) { return lwip_recv(s, buf, len, 0); }
+/* Sends up to `len` bytes: how many were taken, or a PORT_ERR_ code. */
+int lwip_port_send(int s, const void *data, size_t len) {
+    clear_error();
+    int n = lwip_send(s, data, len, 0);
+    return n >= 0 ? n : last_error();
+}
+
+/* Receives up to `len` bytes: how many came (0: the peer closed), or a PORT_ERR_ code. */
+int lwip_port_recv(int s, void *buf, size_t len) {
+    clear_error();
+    int n = lwip_recv(s, buf, len, 0);
+    return n >= 0 ? n : last_error();
+}
+
 int lwip_port_close(int s) { return lwip_close(s); }
-int lwip_port_errno(void) { return errno; }
 
 /* SNTP in poll mode with the DHCP-supplied servers, or `server` (a name, kept by the caller
  * for good) when given. */

@@ -71,7 +71,7 @@
 #define LWIP_SOCKET                 1
 #define LWIP_COMPAT_SOCKETS         0
 #define LWIP_POSIX_SOCKETS_IO_NAMES 0
-#define LWIP_SOCKET_SELECT          0
+#define LWIP_SOCKET_SELECT          1
 #define LWIP_SOCKET_POLL            0
 #define LWIP_SO_RCVTIMEO            1
 #define LWIP_SO_SNDTIMEO            1
@@ -86,6 +86,10 @@ void lwip_port_set_system_time(unsigned int sec, unsigned int usec);
 #define SNTP_SET_SYSTEM_TIME_US(sec, us) lwip_port_set_system_time((sec), (us))
 #define SNTP_UPDATE_DELAY           3600000
 #define SNTP_STARTUP_DELAY          0
+
+/* Socket errors are kept per task (port/glue.c), not in the C library's one global errno. */
+void lwip_port_set_errno(int err);
+#define set_errno(err)              lwip_port_set_errno(err)
 
 #define LWIP_RAND()                 lwip_port_rand()
 unsigned int lwip_port_rand(void);
