@@ -222,7 +222,7 @@ fn status(ctx: &mut Context<'_>) -> CommandResult {
         Err(e) => writeln!(ctx.out, "app:     {e}")?,
     }
     match file {
-        Ok(h) => writeln!(ctx.out, "app_ota: {}", describe(&h))?,
+        Ok(h) => writeln!(ctx.out, "app_ota: {}", describe(h.repr()))?,
         Err(OtaError::Header(_)) => writeln!(ctx.out, "app_ota: no image")?,
         Err(e) => writeln!(ctx.out, "app_ota: {e}")?,
     }
@@ -237,7 +237,9 @@ fn status(ctx: &mut Context<'_>) -> CommandResult {
     Ok(())
 }
 
-/// Checks the file in `app_ota` with `signature` (base64 DER) and stages it.
+/// Checks the file in `app_ota` with `signature` (base64 DER) and stages it; a refused file
+/// loses its header in `app_ota` (the platform layer keeps a copy, so it can be verified
+/// again).
 fn verify(ctx: &mut Context<'_>, signature: &str) -> CommandResult {
     let mut der = [0u8; SIGNATURE_MAX];
     let len = base64::decode(signature.as_bytes(), &mut der).map_err(failed)?;
@@ -248,14 +250,20 @@ fn verify(ctx: &mut Context<'_>, signature: &str) -> CommandResult {
         digest: Sha256::new(),
     };
     let started = kernel::now_ms();
-    let staged = pal::close_file(
-        &mut *ctx.platform.flash.lock(),
-        &slots,
-        &der[..len],
-        check,
-        &mut memory.workspace(),
-    )
-    .map_err(|e| failed(format!("refused: {e}")))?;
+    let mut flash = ctx.platform.flash.lock();
+    let staged = pal::open_file(&mut *flash, &slots)
+        .and_then(|file| {
+            pal::close_file(
+                &mut *flash,
+                &slots,
+                file,
+                &der[..len],
+                check,
+                &mut memory.workspace(),
+            )
+        })
+        .map_err(|e| failed(format!("refused: {e}")))?;
+    drop(flash);
     writeln!(
         ctx.out,
         "staged {}: file {} bytes, image {} bytes; header, CRC, signature and content checked in {} ms",

@@ -1,10 +1,12 @@
 //! OTA on the sim without a network: an `_ota.img` written into the flash file's `app_ota`
-//! (as the download will write it), checked and staged by `ota verify` with an ECDSA
+//! (as QEMU's loader puts it there), checked and staged by `ota verify` with an ECDSA
 //! signature from the test PKI, installed into `app` by the boot stage after `ota activate`.
+//! A refused file must not keep a valid vendor header at the start of `app_ota`, where the
+//! W800's bootloader would find it.
 
 mod support;
 
-use bsp::format::image::Version;
+use bsp::format::image::{self, ImageHeaderRepr, Version};
 use bsp::format::ptable::PartitionTableRepr;
 use bsp::sample::app_binary;
 use std::os::unix::fs::FileExt;
@@ -79,6 +81,16 @@ fn flash_with_ota_file(name: &str, file: &[u8]) -> PathBuf {
     flash
 }
 
+/// The first 64 bytes of `app_ota` in the flash file, parsed as the W800's bootloader does.
+fn app_ota_header(flash: &Path) -> Result<ImageHeaderRepr, image::Error> {
+    let mut bytes = [0u8; image::HEADER_LEN];
+    std::fs::File::open(flash)
+        .unwrap()
+        .read_exact_at(&mut bytes, APP_OTA)
+        .unwrap();
+    ImageHeaderRepr::parse_bytes(&bytes)
+}
+
 fn session(flash: &Path, pki: &Path) -> Session {
     let mut command = sim(flash);
     command
@@ -106,11 +118,17 @@ fn a_signed_image_is_staged_then_installed_by_the_boot_stage() {
         WAIT,
     );
     device.expect("record:  none", WAIT);
+    let file_header = ImageHeaderRepr::parse_bytes(&ota).unwrap();
+    assert_eq!(app_ota_header(&flash), Ok(file_header));
 
-    // Signed by a key the firmware does not trust: refused, nothing staged.
+    // Signed by a key the firmware does not trust: refused, nothing staged, no header left.
     let foreign = signature(&dir, &ota, &pki.join("foreign-ca.key"));
     device.send(&format!("ota verify {foreign}"));
     device.expect("refused: signature does not verify", WAIT);
+    assert!(
+        app_ota_header(&flash).is_err(),
+        "a refused file keeps no header"
+    );
     device.send("ota activate");
     device.expect("no image is staged", WAIT);
 
@@ -123,6 +141,11 @@ fn a_signed_image_is_staged_then_installed_by_the_boot_stage() {
             img.len() - 64
         ),
         WAIT,
+    );
+    assert_eq!(
+        app_ota_header(&flash),
+        Ok(file_header),
+        "staged with its header"
     );
     device.send("ota activate");
     device.expect("installing the staged image from app_ota into app", WAIT);
@@ -169,4 +192,9 @@ fn a_damaged_image_is_refused_and_the_running_one_kept() {
     device.send("reboot");
     device.expect("boot reason 4 (user reboot)", WAIT);
     device.expect("app image ver 0.1.0", WAIT);
+    drop(device);
+    assert!(
+        app_ota_header(&flash).is_err(),
+        "a refused file keeps no header"
+    );
 }

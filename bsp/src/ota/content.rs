@@ -6,6 +6,10 @@
 //! `.img` itself. Either way the content is "inner header, then `img_len` body bytes", which
 //! [`walk`] checks and hands to a [`Sink`]: nothing for the platform layer's dry run, the
 //! flash writer for the installer. Both therefore accept exactly the same files.
+//!
+//! The file's header comes from the caller ([`FileHeader`]), not from `app_ota`: while the
+//! platform layer checks a file, its header is kept aside and the start of `app_ota` is not a
+//! valid header yet. Everything after the header is read from `app_ota`.
 
 use super::{OtaError, Slots, Workspace};
 use crate::format::crc::JamCrc;
@@ -18,17 +22,52 @@ const READ_CHUNK: usize = 512;
 /// Bytes of content handed to the sink at a time: one flash page.
 pub const CONTENT_CHUNK: usize = 256;
 
-/// Reads the file header at the start of `app_ota` and applies the vendor's rules for an OTA
-/// file (section 2.3), adapted: an app image; no encryption or vendor RSA signature (the
-/// file's signature is checked by the platform layer instead); header and run addresses in
-/// `app` or `app_ota`; upgrade address 0 or `app_ota`; the whole file inside `app_ota`
-/// without the record sector.
+/// An OTA file's header that passed the rules of [`FileHeader::parse`]: its bytes as the file
+/// has them (what the signature covers and what is programmed) and what they say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileHeader {
+    bytes: [u8; image::HEADER_LEN],
+    repr: ImageHeaderRepr,
+}
+
+impl FileHeader {
+    /// Parses `bytes` and applies the vendor's rules for an OTA file (section 2.3), adapted:
+    /// an app image; no encryption or vendor RSA signature (the file's signature is checked by
+    /// the platform layer instead); header and run addresses in `app` or `app_ota`; upgrade
+    /// address 0 or `app_ota`; the whole file inside `app_ota` without the record sector.
+    pub fn parse(bytes: &[u8; image::HEADER_LEN], slots: &Slots) -> Result<FileHeader, OtaError> {
+        let repr = ImageHeaderRepr::parse_bytes(bytes).map_err(OtaError::Header)?;
+        check_file_rules(&repr, slots)?;
+        Ok(FileHeader {
+            bytes: *bytes,
+            repr,
+        })
+    }
+
+    /// The header's bytes.
+    pub fn bytes(&self) -> &[u8; image::HEADER_LEN] {
+        &self.bytes
+    }
+
+    /// What the header says.
+    pub fn repr(&self) -> &ImageHeaderRepr {
+        &self.repr
+    }
+}
+
+/// Reads the file header at the start of `app_ota` (where it is once the file is staged) and
+/// applies [`FileHeader::parse`]'s rules.
 pub fn file_header<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
-) -> Result<ImageHeaderRepr, OtaError> {
-    let header = header_at(flash, slots.app_ota.offset, OtaError::Header)?;
-    check_app_kind(&header)?;
+) -> Result<FileHeader, OtaError> {
+    let mut bytes = [0u8; image::HEADER_LEN];
+    flash.read(slots.app_ota.offset, &mut bytes)?;
+    FileHeader::parse(&bytes, slots)
+}
+
+fn check_file_rules(header: &ImageHeaderRepr, slots: &Slots) -> Result<(), OtaError> {
+    check_app_kind(header)?;
     let app = FLASH_BASE + slots.app.offset;
     let ota = FLASH_BASE + slots.app_ota.offset;
     if header.header_addr != app && header.header_addr != ota {
@@ -49,8 +88,8 @@ pub fn file_header<F: Flash + ?Sized>(
             value: header.upgrade_addr,
         });
     }
-    file_len(&header, slots)?;
-    Ok(header)
+    file_len(header, slots)?;
+    Ok(())
 }
 
 /// Reads and parses the image header at flash `offset`; `invalid` says whose header it was.
@@ -91,28 +130,27 @@ fn check_app_kind(header: &ImageHeaderRepr) -> Result<(), OtaError> {
     Ok(())
 }
 
-/// Reads the whole file (`header` from [`file_header`]) once: checks the body against
-/// `org_checksum` and feeds every byte, header included, to `each`.
+/// Reads the whole file once: feeds every byte, `header`'s first, then the body from
+/// `app_ota`, to `each`, and checks the body against `org_checksum`.
 pub fn check_file<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
-    header: &ImageHeaderRepr,
+    header: &FileHeader,
     mut each: impl FnMut(&[u8]),
 ) -> Result<(), OtaError> {
     let start = slots.app_ota.offset;
-    let body_start = start + image::HEADER_LEN as u32;
+    each(header.bytes());
     let mut crc = JamCrc::new();
     read_span(
         flash,
-        start,
-        start + file_len(header, slots)?,
-        |at, chunk| {
+        start + image::HEADER_LEN as u32,
+        start + file_len(header.repr(), slots)?,
+        |_, chunk| {
             each(chunk);
-            let header_part = body_start.saturating_sub(at).min(chunk.len() as u32);
-            crc.update(chunk.get(header_part as usize..).unwrap_or_default());
+            crc.update(chunk);
         },
     )?;
-    body_checksum(header, &crc).map_err(OtaError::Header)
+    body_checksum(header.repr(), &crc).map_err(OtaError::Header)
 }
 
 /// Compares the CRC of a body read in pieces with `header.org_checksum`.
@@ -150,8 +188,8 @@ pub(crate) fn read_span<F: Flash + ?Sized>(
 /// of the xz variant (the decoder's state and an input buffer, under 1 KB) costs nothing.
 #[allow(clippy::large_enum_variant)]
 enum Source<'w> {
-    /// Uncompressed: the file bytes themselves.
-    Raw,
+    /// Uncompressed: the file bytes themselves, the header from the caller.
+    Raw { header: [u8; image::HEADER_LEN] },
     /// xz: the body through the decoder.
     Xz {
         decoder: xz::Decoder<'w>,
@@ -165,6 +203,8 @@ enum Source<'w> {
 /// The content of a file in `app_ota`, read in order.
 struct Content<'w> {
     source: Source<'w>,
+    /// Flash offset of the file's first byte.
+    start: u32,
     /// Flash offset of the next file byte to read.
     next: u32,
     /// Flash offset one past the file.
@@ -173,16 +213,24 @@ struct Content<'w> {
 
 impl<'w> Content<'w> {
     fn new(
-        header: &ImageHeaderRepr,
+        header: &FileHeader,
         slots: &Slots,
         workspace: &'w mut Workspace<'_>,
     ) -> Result<Content<'w>, OtaError> {
-        let end = slots.app_ota.offset + file_len(header, slots)?;
-        let compress = header.attr.compress_type().map_err(OtaError::Header)?;
+        let start = slots.app_ota.offset;
+        let end = start + file_len(header.repr(), slots)?;
+        let compress = header
+            .repr()
+            .attr
+            .compress_type()
+            .map_err(OtaError::Header)?;
         Ok(match compress {
             CompressType::None => Content {
-                source: Source::Raw,
-                next: slots.app_ota.offset,
+                source: Source::Raw {
+                    header: *header.bytes(),
+                },
+                start,
+                next: start,
                 end,
             },
             CompressType::Xz => Content {
@@ -194,7 +242,8 @@ impl<'w> Content<'w> {
                     len: 0,
                     done: false,
                 },
-                next: slots.app_ota.offset + image::HEADER_LEN as u32,
+                start,
+                next: start + image::HEADER_LEN as u32,
                 end,
             },
         })
@@ -208,12 +257,23 @@ impl<'w> Content<'w> {
         out: &mut [u8],
     ) -> Result<usize, OtaError> {
         match &mut self.source {
-            Source::Raw => {
-                let n = (self.end - self.next).min(out.len() as u32);
-                let chunk = &mut out[..n as usize];
-                flash.read(self.next, chunk)?;
-                self.next += n;
-                Ok(n as usize)
+            Source::Raw { header } => {
+                let room = (self.end - self.next).min(out.len() as u32) as usize;
+                let chunk = &mut out[..room];
+                // The header's bytes come from the caller, the rest from the flash.
+                let from_header = header
+                    .get((self.next - self.start) as usize..)
+                    .unwrap_or_default();
+                let n = if from_header.is_empty() {
+                    flash.read(self.next, chunk)?;
+                    room
+                } else {
+                    let n = from_header.len().min(room);
+                    chunk[..n].copy_from_slice(&from_header[..n]);
+                    n
+                };
+                self.next += n as u32;
+                Ok(n)
             }
             Source::Xz {
                 decoder,
@@ -303,13 +363,13 @@ impl<F: ?Sized> Sink<F> for Discard {
 pub fn walk<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
-    file: &ImageHeaderRepr,
+    file: &FileHeader,
     workspace: &mut Workspace<'_>,
     sink: &mut impl Sink<F>,
 ) -> Result<ImageHeaderRepr, OtaError> {
     let mut content = Content::new(file, slots, workspace)?;
     let mut chunk = [0u8; CONTENT_CHUNK];
-    let (inner, spill) = read_inner_header(&mut content, flash, &mut chunk, file, slots)?;
+    let (inner, spill) = read_inner_header(&mut content, flash, &mut chunk, file.repr(), slots)?;
     sink.header(flash, &inner)?;
 
     let mut crc = JamCrc::new();
@@ -345,12 +405,12 @@ pub fn walk<F: Flash + ?Sized>(
 pub fn inner_header<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
-    file: &ImageHeaderRepr,
+    file: &FileHeader,
     workspace: &mut Workspace<'_>,
 ) -> Result<ImageHeaderRepr, OtaError> {
     let mut content = Content::new(file, slots, workspace)?;
     let mut chunk = [0u8; CONTENT_CHUNK];
-    read_inner_header(&mut content, flash, &mut chunk, file, slots).map(|(inner, _)| inner)
+    read_inner_header(&mut content, flash, &mut chunk, file.repr(), slots).map(|(inner, _)| inner)
 }
 
 /// Reads and checks the content's first [`image::HEADER_LEN`] bytes. Content bytes read past

@@ -76,9 +76,9 @@ fn install<F: Flash + ?Sized>(
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<InstallOutcome, OtaError> {
     let file = content::file_header(flash, slots)?;
-    let same_file = content::file_len(&file, slots)? == record.file_len
-        && file.org_checksum == record.org_checksum
-        && pal::header_checksum(&file) == record.hd_checksum;
+    let same_file = content::file_len(file.repr(), slots)? == record.file_len
+        && file.repr().org_checksum == record.org_checksum
+        && pal::header_checksum(file.repr()) == record.hd_checksum;
     if !same_file {
         return Err(OtaError::RecordMismatch);
     }

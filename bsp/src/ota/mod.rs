@@ -7,14 +7,20 @@
 //! boards without one, the firmware's own boot stage, [`install`]) unpacks it into `app`.
 //!
 //! 1. [`pal::create_file`] forgets any staged image (its record first) and erases room for
-//!    the file; [`pal::write_block`] programs blocks at their offsets, in any order.
-//! 2. [`pal::close_file`] checks what `app_ota` holds before anything may be installed: the
-//!    vendor's header rules, the body CRC, the ECDSA signature over the whole file (through
-//!    [`ImageSignature`]), and the content: the xz stream is decoded to the end without
-//!    writing anything, and the image inside must have a valid header for `app`, fit it and
-//!    match its own CRC. Only then does it write the [update record](record) that stages it.
-//!    A file that passes will install; one that fails is refused here, where the cloud can
-//!    still be told, not in a bootloader that cannot.
+//!    the file; [`pal::write_block`] programs blocks at their offsets, in any order, except
+//!    the file's first 64 bytes, its vendor header: those are kept aside (in the
+//!    [`IncomingFile`](pal::IncomingFile), and once complete in the record sector), and the
+//!    start of `app_ota` stays erased.
+//! 2. [`pal::close_file`] checks the file before anything may be installed: the vendor's
+//!    header rules on the kept header, the body CRC, the ECDSA signature over the whole file
+//!    (through [`ImageSignature`]), and the content: the xz stream is decoded to the end
+//!    without writing anything, and the image inside must have a valid header for `app`, fit
+//!    it and match its own CRC. Only then does it program the header at the start of
+//!    `app_ota`, and then the [update record](record) that stages the file. A file that
+//!    passes will install; one that fails is refused here, where the cloud can still be told,
+//!    and leaves no valid vendor header in `app_ota`, so the W800's bootloader (which reads
+//!    that header, not our record) finds nothing to install. [`pal::abort_file`] does the same
+//!    for a download that is given up.
 //! 3. [`install::install_staged`] runs at start: it checks the file's CRC again (the flash
 //!    may have changed since), writes the image into `app` (its header last), reads `app`
 //!    back, and marks the record installed. Power lost on the way leaves the record staged
@@ -88,7 +94,8 @@ impl Slots {
 pub const RECORD_SECTOR: u32 = ptable::SECTOR_SIZE;
 
 /// The xz decoder's memory, lent by the caller for one check or install (about 61 KB: a
-/// 32 KiB dictionary and the LZMA probabilities), so that nothing in here allocates.
+/// 32 KiB dictionary and the LZMA probabilities), so that nothing in here allocates. After
+/// its dry run, [`pal::close_file`] may use the dictionary as a buffer for two flash sectors.
 pub struct Workspace<'w> {
     /// At least [`xz::DICT_SIZE_MAX`] bytes.
     pub dict: &'w mut [u8],
@@ -144,8 +151,16 @@ pub enum OtaError {
     Flash(FlashError),
     /// A file of `len` bytes does not fit `app_ota` (`capacity` bytes without the record).
     TooLarge { len: u32, capacity: u32 },
-    /// A block at `offset` of `len` bytes reaches past the file's room in `app_ota`.
+    /// A block at `offset` of `len` bytes reaches past the end of the file.
     BlockOutOfRange { offset: u32, len: u32 },
+    /// Not all of the file's header (its first 64 bytes) arrived before it was closed.
+    HeaderMissing,
+    /// A block brought byte `offset` of the header different from the one that came before.
+    HeaderConflict { offset: u32 },
+    /// The file was created for `created` bytes, its header says `header`.
+    LengthMismatch { created: u32, header: u32 },
+    /// The flash at `offset` does not read back what was programmed there.
+    ReadBack { offset: u32 },
     /// The file's header is invalid, or its body does not match its CRC.
     Header(image::Error),
     /// The file is not an application image.
@@ -189,7 +204,17 @@ impl fmt::Display for OtaError {
                 write!(f, "file of {len} bytes exceeds app_ota ({capacity} bytes)")
             }
             OtaError::BlockOutOfRange { offset, len } => {
-                write!(f, "block 0x{offset:X}+0x{len:X} is outside the file's room")
+                write!(f, "block 0x{offset:X}+0x{len:X} is outside the file")
+            }
+            OtaError::HeaderMissing => write!(f, "the file's header did not arrive"),
+            OtaError::HeaderConflict { offset } => {
+                write!(f, "header byte {offset} arrived twice, different")
+            }
+            OtaError::LengthMismatch { created, header } => {
+                write!(f, "file of {created} bytes, its header says {header}")
+            }
+            OtaError::ReadBack { offset } => {
+                write!(f, "flash at 0x{offset:X} does not read back as programmed")
             }
             OtaError::Header(e) => write!(f, "file: {e}"),
             OtaError::NotAnApp(kind) => write!(f, "file is a {kind} image, not an app"),

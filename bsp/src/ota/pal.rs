@@ -1,12 +1,30 @@
 //! The OTA platform layer: receiving a file into `app_ota` and staging it for the installer,
-//! in the shape of the AWS OTA library's PAL (`CreateFileForRx`, `WriteBlock`, `CloseFile`;
-//! aws-ota-anchors.md). Unlike the vendor's PAL (w800-platform.md section 4.2) it honours
-//! block offsets and checks the signature, and nothing is staged that would not install.
+//! in the shape of the AWS OTA library's PAL (`CreateFileForRx`, `WriteBlock`, `CloseFile`,
+//! `Abort`; aws-ota-anchors.md). Unlike the vendor's PAL (w800-platform.md section 4.2) it
+//! honours block offsets and checks the signature, and nothing is staged that would not
+//! install.
+//!
+//! The file's vendor header is the last of it to reach `app_ota`. On the W800 the bootloader,
+//! not our record, decides what it installs: whatever `app_ota` starts with, if that header and
+//! the body CRC are valid. So [`write_block`] keeps the file's first 64 bytes aside,
+//! [`close_file`] checks the file with that copy and programs it at the start of `app_ota`
+//! only once everything passed, and a file that is refused or aborted leaves the start of
+//! `app_ota` erased or zeroed: never a valid header.
+//!
+//! The header is kept in the [`IncomingFile`] (64 bytes of RAM), which the checks read, and
+//! from the moment all its bytes have arrived also in the record sector ([`KeptHeader`]),
+//! which [`create_file`] erases along with the record. That copy lets a file whose header is
+//! not at the start of `app_ota` be opened again ([`open_file`]): a download that a restart
+//! cut short needs only the blocks it lacks, even if block 0 came before the restart, and a
+//! file refused for its signature can still be staged with the right one.
 
-use super::content::{self, Discard};
-use super::record::{RecordRepr, RecordState, RECORD_LEN, STATE_OFFSET};
+use super::content::{self, Discard, FileHeader};
+use super::record::{
+    KeptHeader, RecordRepr, RecordState, KEPT_HEADER_LEN, KEPT_HEADER_OFFSET, RECORD_LEN,
+    STATE_OFFSET,
+};
 use super::{ImageSignature, OtaError, Slots, Workspace};
-use crate::format::image::{ImageHeader, ImageHeaderRepr};
+use crate::format::image::{ImageHeader, ImageHeaderRepr, HEADER_LEN};
 use crate::hal::Flash;
 
 /// A staged image, as [`close_file`] found it.
@@ -20,13 +38,67 @@ pub struct StagedImage {
     pub file_len: u32,
 }
 
-/// Makes room for a file of `file_len` bytes: first the record is erased (so that no image is
-/// staged while `app_ota` changes), then every sector the file will occupy.
+/// A file being received into `app_ota`, from [`create_file`] or [`open_file`] to
+/// [`close_file`]. It holds the file's header while the start of `app_ota` must not.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IncomingFile {
+    /// Header plus body, as the file was created.
+    len: u32,
+    /// The file's first bytes, as far as they arrived.
+    header: [u8; HEADER_LEN],
+    /// Bit `i` set: `header[i]` has arrived.
+    arrived: u64,
+}
+
+/// [`IncomingFile::arrived`] with every header byte there.
+const HEADER_COMPLETE: u64 = u64::MAX >> (64 - HEADER_LEN);
+const _: () = assert!(HEADER_LEN <= 64, "one bit of `arrived` per header byte");
+
+/// Bytes of the header's magic word, its first field: programmed last when the header is
+/// placed and cleared first when it is destroyed. An erased or partly programmed magic is
+/// never the magic, so the header is valid exactly while all of it is there.
+const MAGIC_LEN: usize = 4;
+
+impl IncomingFile {
+    /// Header plus body, as the file was created.
+    pub fn file_len(&self) -> u32 {
+        self.len
+    }
+
+    /// The file's header, once all its bytes have arrived.
+    pub fn header(&self) -> Option<&[u8; HEADER_LEN]> {
+        (self.arrived == HEADER_COMPLETE).then_some(&self.header)
+    }
+
+    /// Takes the header bytes of a block that starts at `offset` (below [`HEADER_LEN`]). A
+    /// byte that arrived before must come again the same: the flash would not take a
+    /// different one either.
+    fn take_header_bytes(&mut self, offset: u32, bytes: &[u8]) -> Result<(), OtaError> {
+        let start = offset as usize;
+        for (at, byte) in (start..).zip(bytes) {
+            let known = self.arrived.checked_shr(at as u32).unwrap_or(0) & 1 != 0;
+            if known && self.header.get(at) != Some(byte) {
+                return Err(OtaError::HeaderConflict { offset: at as u32 });
+            }
+        }
+        for (at, byte) in (start..).zip(bytes) {
+            if let Some(slot) = self.header.get_mut(at) {
+                *slot = *byte;
+                self.arrived |= 1 << at;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Makes room for a file of `file_len` bytes: first the record sector is erased (so that no
+/// image is staged and no header kept while `app_ota` changes), then every sector the file
+/// will occupy, the first always, so that `app_ota` no longer starts with a header.
 pub fn create_file<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
     file_len: u32,
-) -> Result<(), OtaError> {
+) -> Result<IncomingFile, OtaError> {
     let capacity = slots.file_capacity();
     if file_len > capacity {
         return Err(OtaError::TooLarge {
@@ -34,21 +106,57 @@ pub fn create_file<F: Flash + ?Sized>(
             capacity,
         });
     }
+    erase_record_sector(flash, slots)?;
     let sector = flash.geometry().sector_size;
-    flash.erase_sector(slots.record_offset() / sector * sector)?;
+    let end = slots.app_ota.offset + file_len.max(HEADER_LEN as u32);
     let mut at = slots.app_ota.offset;
-    while at < slots.app_ota.offset + file_len {
+    while at < end {
         flash.erase_sector(at)?;
         at += sector;
     }
-    Ok(())
+    Ok(IncomingFile {
+        len: file_len,
+        header: [0xFF; HEADER_LEN],
+        arrived: 0,
+    })
 }
 
-/// Programs `data` at `offset` of the file, into room [`create_file`] erased. Blocks may come
-/// in any order; programming a block again with the same bytes is harmless.
+/// The file already in `app_ota`, to be checked (and staged) by [`close_file`], or to take
+/// the blocks a restart kept from it: the one whose header is at its start (a file put there whole, by a loader or
+/// `flash write`, or one staged before), else the one whose header the record sector keeps (a
+/// download a restart cut short, or a file refused before). Fails when neither holds a header
+/// that parses.
+pub fn open_file<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<IncomingFile, OtaError> {
+    let mut at_start = [0u8; HEADER_LEN];
+    flash.read(slots.app_ota.offset, &mut at_start)?;
+    let (header, repr) = match ImageHeaderRepr::parse_bytes(&at_start) {
+        Ok(repr) => (at_start, repr),
+        Err(error) => {
+            let Some(kept) = kept_header(flash, slots)? else {
+                return Err(OtaError::Header(error));
+            };
+            let repr = ImageHeaderRepr::parse_bytes(&kept).map_err(OtaError::Header)?;
+            (kept, repr)
+        }
+    };
+    Ok(IncomingFile {
+        len: repr.img_len.saturating_add(HEADER_LEN as u32),
+        header,
+        arrived: HEADER_COMPLETE,
+    })
+}
+
+/// Takes `data` at `offset` of the file: the bytes below [`HEADER_LEN`] into `file` (and, once
+/// the header is complete, into the record sector), the rest programmed into room
+/// [`create_file`] erased. Blocks may come in any order; a block may come again with the same
+/// bytes. The start of `app_ota` is never written here.
 pub fn write_block<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
+    file: &mut IncomingFile,
     offset: u32,
     data: &[u8],
 ) -> Result<(), OtaError> {
@@ -60,41 +168,95 @@ pub fn write_block<F: Flash + ?Sized>(
         .ok()
         .and_then(|len| offset.checked_add(len))
         .ok_or(out_of_range)?;
-    if end > slots.file_capacity() {
+    if end > file.len.min(slots.file_capacity()) {
         return Err(out_of_range);
     }
-    program_span(flash, slots.app_ota.offset + offset, data)
+    let header_end = HEADER_LEN as u32;
+    let body_from = offset.max(header_end).min(end);
+    let (header_part, body_part) = data
+        .split_at_checked((body_from - offset) as usize)
+        .ok_or(out_of_range)?;
+    if !header_part.is_empty() {
+        file.take_header_bytes(offset, header_part)?;
+    }
+    program_span(flash, slots.app_ota.offset + body_from, body_part)?;
+    if let Some(header) = file.header().filter(|_| !header_part.is_empty()) {
+        keep_header(flash, slots, header)?;
+    }
+    Ok(())
 }
 
-/// Checks the file in `app_ota` and stages it: header rules, body CRC, `signature` over the
-/// whole file through `check`, then the content decoded to its end (nothing written). Only a
-/// file that passes all of them gets a staged record.
+/// Checks the file and stages it: its header (from `file`, not from `app_ota`) against the
+/// vendor's rules and the length it was created with, the body CRC, `signature` over the whole
+/// file through `check`, then the content decoded to its end (nothing written). Only a file
+/// that passes all of them gets its header programmed at the start of `app_ota` (its magic
+/// last), then a staged record.
+///
+/// A file that fails leaves no valid vendor header at the start of `app_ota` (erased, or
+/// programmed to zeros, the magic first), so nothing installs it: not the W800's bootloader,
+/// and not our installer, which finds no header to match a record with. Its header stays kept
+/// in the record sector, so that [`open_file`] can offer it again. If the flash fails while
+/// the header is destroyed, that flash error is returned in place of the refusal.
 pub fn close_file<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
+    file: IncomingFile,
+    signature: &[u8],
+    check: impl ImageSignature,
+    workspace: &mut Workspace<'_>,
+) -> Result<StagedImage, OtaError> {
+    let staged = check_and_stage(flash, slots, &file, signature, check, workspace);
+    if staged.is_err() {
+        destroy_header(flash, slots)?;
+    }
+    staged
+}
+
+fn check_and_stage<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    file: &IncomingFile,
     signature: &[u8],
     mut check: impl ImageSignature,
     workspace: &mut Workspace<'_>,
 ) -> Result<StagedImage, OtaError> {
-    let file = content::file_header(flash, slots)?;
-    content::check_file(flash, slots, &file, |bytes| check.update(bytes))?;
+    let bytes = file.header().ok_or(OtaError::HeaderMissing)?;
+    let header = FileHeader::parse(bytes, slots)?;
+    let file_len = content::file_len(header.repr(), slots)?;
+    if file_len != file.len {
+        return Err(OtaError::LengthMismatch {
+            created: file.len,
+            header: file_len,
+        });
+    }
+    keep_header(flash, slots, bytes)?;
+    content::check_file(flash, slots, &header, |bytes| check.update(bytes))?;
     check.verify(signature).map_err(OtaError::Signature)?;
-    let inner = content::walk(flash, slots, &file, workspace, &mut Discard)?;
-    let file_len = content::file_len(&file, slots)?;
+    let inner = content::walk(flash, slots, &header, workspace, &mut Discard)?;
+    place_header(flash, slots, bytes, workspace)?;
     let record = RecordRepr {
         file_len,
-        org_checksum: file.org_checksum,
-        hd_checksum: header_checksum(&file),
+        org_checksum: header.repr().org_checksum,
+        hd_checksum: header_checksum(header.repr()),
         state: RecordState::Staged,
     };
-    let sector = flash.geometry().sector_size;
-    flash.erase_sector(slots.record_offset() / sector * sector)?;
     flash.program(slots.record_offset(), &record.to_bytes())?;
     Ok(StagedImage {
-        file,
+        file: *header.repr(),
         inner,
         file_len,
     })
+}
+
+/// Gives up the file in `app_ota`: its header at the start is destroyed (programmed to zeros,
+/// the magic first), then the record sector erased (no record, no kept header). Afterwards
+/// nothing installs it and [`open_file`] finds nothing; the body left behind is inert without
+/// its header, and the next [`create_file`] erases it. Needs no [`IncomingFile`], so that a
+/// download can also be given up after a restart or a refused close; the caller drops the one
+/// it holds.
+pub fn abort_file<F: Flash + ?Sized>(flash: &mut F, slots: &Slots) -> Result<(), OtaError> {
+    destroy_header(flash, slots)?;
+    erase_record_sector(flash, slots)
 }
 
 /// The update record, if `app_ota` holds a valid one (a torn or erased one is none).
@@ -123,6 +285,127 @@ pub fn mark<F: Flash + ?Sized>(
 /// The `hd_checksum` a header carries (the repr recomputes rather than stores it).
 pub fn header_checksum(header: &ImageHeaderRepr) -> u32 {
     ImageHeader::new_unchecked(&header.to_bytes()[..]).hd_checksum()
+}
+
+/// The header the record sector keeps, if it holds a valid one.
+fn kept_header<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<Option<[u8; HEADER_LEN]>, OtaError> {
+    let mut raw = [0u8; KEPT_HEADER_LEN];
+    flash.read(slots.record_offset() + KEPT_HEADER_OFFSET, &mut raw)?;
+    Ok(KeptHeader::parse(&raw).ok().map(|kept| kept.0))
+}
+
+/// Makes the record sector keep `header` and hold no record, erasing it only when it holds
+/// anything else: a record (`app_ota` is about to change, or be checked again) or another
+/// header.
+fn keep_header<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    header: &[u8; HEADER_LEN],
+) -> Result<(), OtaError> {
+    let mut record = [0u8; RECORD_LEN];
+    flash.read(slots.record_offset(), &mut record)?;
+    let mut kept = [0u8; KEPT_HEADER_LEN];
+    flash.read(slots.record_offset() + KEPT_HEADER_OFFSET, &mut kept)?;
+    let no_record = record.iter().all(|b| *b == 0xFF);
+    let kept_erased = kept.iter().all(|b| *b == 0xFF);
+    if no_record && KeptHeader::parse(&kept) == Ok(KeptHeader(*header)) {
+        return Ok(());
+    }
+    if !(no_record && kept_erased) {
+        erase_record_sector(flash, slots)?;
+    }
+    flash.program(
+        slots.record_offset() + KEPT_HEADER_OFFSET,
+        &KeptHeader(*header).to_bytes(),
+    )?;
+    Ok(())
+}
+
+/// Programs `header` at the start of `app_ota`, the magic last, and reads it back. The start is
+/// erased when the file was received here; when it holds anything else (a header destroyed by
+/// an earlier refusal), its sector is rewritten first, with `workspace`'s dictionary as the
+/// buffer for the body bytes that share it.
+fn place_header<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    header: &[u8; HEADER_LEN],
+    workspace: &mut Workspace<'_>,
+) -> Result<(), OtaError> {
+    let start = slots.app_ota.offset;
+    let mut there = [0u8; HEADER_LEN];
+    flash.read(start, &mut there)?;
+    if there == *header {
+        return Ok(());
+    }
+    if there.iter().any(|b| *b != 0xFF) {
+        erase_header_area(flash, start, workspace.dict)?;
+    }
+    let (magic, rest) = header.split_at(MAGIC_LEN);
+    program_span(flash, start + MAGIC_LEN as u32, rest)?;
+    flash.program(start, magic)?;
+    flash.read(start, &mut there)?;
+    if there != *header {
+        return Err(OtaError::ReadBack { offset: start });
+    }
+    Ok(())
+}
+
+/// Erases the [`HEADER_LEN`] bytes at `start` (a sector's start) and keeps the rest of the
+/// sector: it is read into `scratch`, the sector erased, the rest programmed back and read back.
+/// Power lost after the erase loses those body bytes, so the file then fails its CRC; it is
+/// never staged half-written.
+fn erase_header_area<F: Flash + ?Sized>(
+    flash: &mut F,
+    start: u32,
+    scratch: &mut [u8],
+) -> Result<(), OtaError> {
+    let sector = flash.geometry().sector_size as usize;
+    let (kept, read_back) = scratch
+        .get_mut(..sector.saturating_mul(2))
+        .ok_or(OtaError::Unsupported(
+            "flash sectors larger than half the xz dictionary",
+        ))?
+        .split_at_mut(sector);
+    flash.read(start, kept)?;
+    kept.get_mut(..HEADER_LEN).unwrap_or_default().fill(0xFF);
+    flash.erase_sector(start)?;
+    let body = kept.get(HEADER_LEN..).unwrap_or_default();
+    program_span(flash, start + HEADER_LEN as u32, body)?;
+    flash.read(start, read_back)?;
+    if let Some(at) = read_back.iter().zip(kept.iter()).position(|(r, k)| r != k) {
+        return Err(OtaError::ReadBack {
+            offset: start + at as u32,
+        });
+    }
+    Ok(())
+}
+
+/// Leaves no valid vendor header at the start of `app_ota` and keeps the body: an erased start
+/// is none and stays erased (the header can still be programmed there); anything else is
+/// programmed to zeros, the magic first. NOR programming only clears bits, so this needs no
+/// erase (which would take the body bytes of the sector with it) and works over any content.
+fn destroy_header<F: Flash + ?Sized>(flash: &mut F, slots: &Slots) -> Result<(), OtaError> {
+    let start = slots.app_ota.offset;
+    let mut there = [0u8; HEADER_LEN];
+    flash.read(start, &mut there)?;
+    if there.iter().all(|b| *b == 0xFF) || there.iter().all(|b| *b == 0) {
+        return Ok(());
+    }
+    flash.program(start, &[0; MAGIC_LEN])?;
+    program_span(
+        flash,
+        start + MAGIC_LEN as u32,
+        &[0; HEADER_LEN - MAGIC_LEN],
+    )
+}
+
+fn erase_record_sector<F: Flash + ?Sized>(flash: &mut F, slots: &Slots) -> Result<(), OtaError> {
+    let sector = flash.geometry().sector_size;
+    flash.erase_sector(slots.record_offset() / sector * sector)?;
+    Ok(())
 }
 
 /// Programs `data` at `offset`, one page piece at a time.

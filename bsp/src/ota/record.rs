@@ -1,5 +1,7 @@
 //! The update record: what the OTA platform layer tells the installer about the image in
 //! `app_ota`. It lives at the start of the partition's last sector, which no image may use.
+//! The same sector keeps the header of the file being received ([`KeptHeader`]), which stays
+//! out of `app_ota`'s first bytes until the platform layer has checked the file.
 //!
 //! The vendor SDK keeps an "update flag" there too (its `begin` erases that sector first,
 //! w800-platform.md section 2.3), but its bootloader's rules are not public, so the record is
@@ -18,9 +20,22 @@
 //! | 0x0C | 4 | the file header's `hd_checksum` |
 //! | 0x10 | 4 | JAMCRC of bytes 0x00..0x10 |
 //! | 0x14 | 4 | state: 0xFFFF_FFFF staged, bit 0 clear installed, bit 1 clear rejected |
+//!
+//! The kept header, at [`KEPT_HEADER_OFFSET`] (a page of its own, so that programming the
+//! record never touches it):
+//!
+//! | off | size | field |
+//! | --- | --- | --- |
+//! | 0x00 | 4 | magic [`KEPT_HEADER_MAGIC`] |
+//! | 0x04 | 64 | the file's first 64 bytes, its vendor header, as they arrived |
+//! | 0x44 | 4 | JAMCRC of bytes 0x00..0x44 |
+//!
+//! It is ours, like the record: the vendor's bootloader reads the header at the start of
+//! `app_ota`, and here the vendor magic sits 4 bytes into an entry of our own.
 
-use crate::format::bytes::{get_u32, put_u32};
+use crate::format::bytes::{get_array, get_u32, put_bytes, put_u32};
 use crate::format::crc::jamcrc;
+use crate::format::image::HEADER_LEN;
 use core::fmt;
 
 /// Bytes the record takes.
@@ -163,6 +178,54 @@ impl RecordRepr {
     }
 }
 
+/// Offset of the kept header in the record sector.
+pub const KEPT_HEADER_OFFSET: u32 = 0x100;
+/// Bytes the kept header takes.
+pub const KEPT_HEADER_LEN: usize = KEPT_CRC + 4;
+/// Where the kept header's bytes start in its entry.
+const KEPT_BYTES: usize = 4;
+/// Where the kept header's JAMCRC is in its entry.
+const KEPT_CRC: usize = KEPT_BYTES + HEADER_LEN;
+/// The kept header's magic ("W8KH").
+pub const KEPT_HEADER_MAGIC: u32 = 0x484B_3857;
+
+/// The header of the file in `app_ota`, kept in the record sector from the moment all its
+/// bytes have arrived, so that a file whose header is not (or no longer) at the start of
+/// `app_ota` can still be checked and staged: after a restart in the middle of a download, or
+/// after a refusal destroyed the copy at the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptHeader(pub [u8; HEADER_LEN]);
+
+impl KeptHeader {
+    /// Decodes the first [`KEPT_HEADER_LEN`] bytes of `bytes`; an erased entry is
+    /// [`RecordError::Empty`].
+    pub fn parse(bytes: &[u8]) -> Result<KeptHeader, RecordError> {
+        let bytes = bytes.get(..KEPT_HEADER_LEN).ok_or(RecordError::Truncated)?;
+        if bytes.iter().all(|b| *b == 0xFF) {
+            return Err(RecordError::Empty);
+        }
+        let magic = get_u32(bytes, 0);
+        if magic != KEPT_HEADER_MAGIC {
+            return Err(RecordError::BadMagic(magic));
+        }
+        let covered = bytes.get(..KEPT_CRC).ok_or(RecordError::Truncated)?;
+        if jamcrc(covered) != get_u32(bytes, KEPT_CRC) {
+            return Err(RecordError::BadCrc);
+        }
+        Ok(KeptHeader(get_array(bytes, KEPT_BYTES)))
+    }
+
+    /// The entry as it is programmed.
+    pub fn to_bytes(&self) -> [u8; KEPT_HEADER_LEN] {
+        let mut bytes = [0u8; KEPT_HEADER_LEN];
+        put_u32(&mut bytes, 0, KEPT_HEADER_MAGIC);
+        put_bytes(&mut bytes, KEPT_BYTES, &self.0);
+        let crc = jamcrc(&bytes[..KEPT_CRC]);
+        put_u32(&mut bytes, KEPT_CRC, crc);
+        bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +291,30 @@ mod tests {
             RecordRepr::parse(&both_bits),
             Err(RecordError::BadState(0xFFFF_FFFC))
         );
+    }
+
+    #[test]
+    fn a_kept_header_round_trips_and_a_torn_one_is_refused() {
+        let mut header = [0u8; HEADER_LEN];
+        for (i, byte) in header.iter_mut().enumerate() {
+            *byte = i as u8 ^ 0xA5;
+        }
+        let kept = KeptHeader(header);
+        let bytes = kept.to_bytes();
+        assert_eq!(KeptHeader::parse(&bytes), Ok(kept));
+        assert_eq!(
+            KeptHeader::parse(&[0xFF; KEPT_HEADER_LEN]),
+            Err(RecordError::Empty)
+        );
+        assert_eq!(
+            KeptHeader::parse(&bytes[..KEPT_HEADER_LEN - 1]),
+            Err(RecordError::Truncated)
+        );
+        let mut torn = [0xFF; KEPT_HEADER_LEN];
+        torn[..40].copy_from_slice(&bytes[..40]);
+        assert_eq!(KeptHeader::parse(&torn), Err(RecordError::BadCrc));
+        let mut flipped = bytes;
+        flipped[30] ^= 0x08;
+        assert_eq!(KeptHeader::parse(&flipped), Err(RecordError::BadCrc));
     }
 }

@@ -2,7 +2,7 @@
 //! the SDK makes them (liblzma, LZMA2 with a 32 KiB dictionary, CRC32 check).
 
 use super::install::{check_app, install_staged, InstallOutcome};
-use super::pal::{self, close_file, create_file, write_block};
+use super::pal::{self, abort_file, close_file, create_file, open_file, write_block, IncomingFile};
 use super::record::RecordState;
 use super::*;
 use crate::factory::write_factory_content;
@@ -104,6 +104,11 @@ fn sign(file: &[u8]) -> [u8; 4] {
     jamcrc(file).to_le_bytes()
 }
 
+/// A signature that does not match `file`.
+fn forged(file: &[u8]) -> [u8; 4] {
+    (!jamcrc(file)).to_le_bytes()
+}
+
 struct Memory {
     dict: Vec<u8>,
     probs: Vec<u16>,
@@ -126,23 +131,41 @@ impl Memory {
 }
 
 /// Receives `file` as the agent would: 4 KiB blocks, here last block first.
-fn receive(flash: &mut impl Flash, file: &[u8]) {
-    create_file(flash, &slots(), file.len() as u32).unwrap();
+fn receive(flash: &mut impl Flash, file: &[u8]) -> IncomingFile {
+    let mut incoming = create_file(flash, &slots(), file.len() as u32).unwrap();
     let blocks: Vec<_> = file.chunks(4096).enumerate().collect();
     for (index, block) in blocks.into_iter().rev() {
-        write_block(flash, &slots(), (index * 4096) as u32, block).unwrap();
+        write_block(flash, &slots(), &mut incoming, (index * 4096) as u32, block).unwrap();
     }
+    incoming
 }
 
-fn stage(flash: &mut impl Flash, file: &[u8]) -> Result<pal::StagedImage, OtaError> {
-    receive(flash, file);
+/// Closes `incoming` with `signature` (the unit tests' CRC signature).
+fn close(
+    flash: &mut impl Flash,
+    incoming: IncomingFile,
+    signature: &[u8],
+) -> Result<pal::StagedImage, OtaError> {
     close_file(
         flash,
         &slots(),
-        &sign(file),
+        incoming,
+        signature,
         signer(),
         &mut Memory::new().workspace(),
     )
+}
+
+fn stage(flash: &mut impl Flash, file: &[u8]) -> Result<pal::StagedImage, OtaError> {
+    let incoming = receive(flash, file);
+    close(flash, incoming, &sign(file))
+}
+
+/// The first 64 bytes of `app_ota`, as the W800's bootloader reads them.
+fn vendor_header(flash: &mut impl Flash) -> Result<ImageHeaderRepr, image::Error> {
+    let mut bytes = [0u8; image::HEADER_LEN];
+    flash.read(APP_OTA, &mut bytes).unwrap();
+    ImageHeaderRepr::parse_bytes(&bytes)
 }
 
 fn install(flash: &mut impl Flash) -> Result<InstallOutcome, install::InstallError> {
@@ -218,19 +241,14 @@ fn an_uncompressed_file_installs_too() {
 fn nothing_is_staged_without_a_matching_signature() {
     let mut flash = factory_flash();
     let file = xz_ota_file("2.0.0", &app_binary(1, 5000));
-    receive(&mut flash, &file);
-    let err = close_file(
-        &mut flash,
-        &slots(),
-        &[0, 1, 2, 3],
-        signer(),
-        &mut Memory::new().workspace(),
-    );
+    let incoming = receive(&mut flash, &file);
+    let err = close(&mut flash, incoming, &[0, 1, 2, 3]);
     assert_eq!(
         err,
         Err(OtaError::Signature(SignatureFailure::Mismatch(-1)))
     );
     assert_eq!(record_state(&mut flash), None);
+    assert!(vendor_header(&mut flash).is_err());
     assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
     assert_eq!(app_version(&mut flash), "1.0.0");
 }
@@ -349,18 +367,27 @@ fn files_and_blocks_must_fit_app_ota_without_its_record_sector() {
             capacity
         })
     );
-    create_file(&mut flash, &slots(), capacity).unwrap();
+    let mut incoming = create_file(&mut flash, &slots(), capacity).unwrap();
     assert_eq!(
-        write_block(&mut flash, &slots(), capacity - 2, &[0; 4]),
+        write_block(&mut flash, &slots(), &mut incoming, capacity - 2, &[0; 4]),
         Err(OtaError::BlockOutOfRange {
             offset: capacity - 2,
             len: 4
         })
     );
     assert_eq!(
-        write_block(&mut flash, &slots(), u32::MAX - 1, &[0; 4]),
+        write_block(&mut flash, &slots(), &mut incoming, u32::MAX - 1, &[0; 4]),
         Err(OtaError::BlockOutOfRange {
             offset: u32::MAX - 1,
+            len: 4
+        })
+    );
+    // A file created shorter ends there.
+    let mut incoming = create_file(&mut flash, &slots(), 8192).unwrap();
+    assert_eq!(
+        write_block(&mut flash, &slots(), &mut incoming, 8190, &[0; 4]),
+        Err(OtaError::BlockOutOfRange {
+            offset: 8190,
             len: 4
         })
     );
@@ -372,6 +399,8 @@ fn a_new_download_unstages_the_old_image_first() {
     stage(&mut flash, &xz_ota_file("2.0.0", &app_binary(1, 5000))).unwrap();
     create_file(&mut flash, &slots(), 8192).unwrap();
     assert_eq!(record_state(&mut flash), None);
+    assert!(vendor_header(&mut flash).is_err());
+    assert!(open_file(&mut flash, &slots()).is_err());
     assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
 }
 
@@ -446,14 +475,8 @@ fn an_image_already_in_app_is_recognised_without_writing() {
         Ok(InstallOutcome::Installed(_))
     ));
     // Staged again (as if the chip's bootloader had installed it and the record said staged).
-    close_file(
-        &mut flash,
-        &slots(),
-        &sign(&file),
-        signer(),
-        &mut Memory::new().workspace(),
-    )
-    .unwrap();
+    let incoming = open_file(&mut flash, &slots()).unwrap();
+    close(&mut flash, incoming, &sign(&file)).unwrap();
     // Only the record's state word may be programmed.
     let mut careful = Failing {
         inner: &mut flash,
@@ -510,4 +533,298 @@ fn no_bit_flip_in_the_content_of_a_signed_file_gets_it_staged() {
         assert_eq!(record_state(&mut flash), None, "round {round}");
         assert_eq!(app_version(&mut flash), "1.0.0", "round {round}");
     }
+}
+
+/// `file` with its header's `org_checksum` replaced (and `hd_checksum` made to match), so
+/// that only the body CRC check can refuse it.
+fn with_org_checksum(file: &[u8], org_checksum: u32) -> Vec<u8> {
+    let mut header = ImageHeaderRepr::parse_bytes(file).unwrap();
+    header.org_checksum = org_checksum;
+    let mut changed = header.to_bytes().to_vec();
+    changed.extend_from_slice(&file[image::HEADER_LEN..]);
+    changed
+}
+
+#[test]
+fn a_file_refused_at_close_leaves_no_vendor_header_in_app_ota() {
+    let file = xz_ota_file("2.0.0", &app_binary(4, 30_000));
+    let mut flipped = file.clone();
+    flipped[5000] ^= 0x04;
+    let wrong_crc = with_org_checksum(&file, jamcrc(&file[image::HEADER_LEN..]) ^ 1);
+    let mut broken_stream = xz(&app_image("2.0.0", &app_binary(4, 30_000)));
+    let middle = broken_stream.len() / 2;
+    broken_stream[middle] ^= 0x01;
+    let broken_content = ota_file("2.0.0", broken_stream, CompressType::Xz);
+    let cases: [(&str, &[u8], [u8; 4]); 4] = [
+        ("bad signature", &file, forged(&file)),
+        ("a byte flipped after signing", &flipped, sign(&file)),
+        ("wrong CRC in the header", &wrong_crc, sign(&wrong_crc)),
+        ("broken content", &broken_content, sign(&broken_content)),
+    ];
+    for (what, received, signature) in cases {
+        let mut flash = factory_flash();
+        let incoming = receive(&mut flash, received);
+        let result = close(&mut flash, incoming, &signature);
+        assert!(result.is_err(), "{what}: {result:?}");
+        assert!(vendor_header(&mut flash).is_err(), "{what}");
+        assert_eq!(record_state(&mut flash), None, "{what}");
+        assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+        assert_eq!(app_version(&mut flash), "1.0.0", "{what}");
+    }
+}
+
+#[test]
+fn a_passing_file_gets_its_header_only_at_close() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.1.0", &app_binary(6, 20_000));
+    let incoming = receive(&mut flash, &file);
+    let mut start = [0u8; image::HEADER_LEN];
+    flash.read(APP_OTA, &mut start).unwrap();
+    assert_eq!(
+        start,
+        [0xFF; image::HEADER_LEN],
+        "the header waits for close"
+    );
+    let mut body = vec![0u8; file.len() - image::HEADER_LEN];
+    flash
+        .read(APP_OTA + image::HEADER_LEN as u32, &mut body)
+        .unwrap();
+    assert_eq!(body, file[image::HEADER_LEN..], "the body is in place");
+
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    flash.read(APP_OTA, &mut start).unwrap();
+    assert_eq!(start[..], file[..image::HEADER_LEN]);
+    assert_eq!(
+        vendor_header(&mut flash),
+        Ok(ImageHeaderRepr::parse_bytes(&file).unwrap())
+    );
+    assert_eq!(record_state(&mut flash), Some(RecordState::Staged));
+}
+
+#[test]
+fn an_aborted_file_leaves_no_vendor_header_and_nothing_to_open() {
+    let file = xz_ota_file("2.2.0", &app_binary(8, 20_000));
+
+    // Given up half-way (the agent lets its handle go).
+    let mut flash = factory_flash();
+    {
+        let mut incoming = create_file(&mut flash, &slots(), file.len() as u32).unwrap();
+        write_block(&mut flash, &slots(), &mut incoming, 0, &file[..4096]).unwrap();
+    }
+    abort_file(&mut flash, &slots()).unwrap();
+    assert!(vendor_header(&mut flash).is_err());
+    assert!(open_file(&mut flash, &slots()).is_err());
+    assert_eq!(record_state(&mut flash), None);
+
+    // Given up after it was staged (the job was cancelled before the restart).
+    let mut flash = factory_flash();
+    stage(&mut flash, &file).unwrap();
+    assert!(vendor_header(&mut flash).is_ok());
+    abort_file(&mut flash, &slots()).unwrap();
+    assert!(vendor_header(&mut flash).is_err());
+    assert!(open_file(&mut flash, &slots()).is_err());
+    assert_eq!(record_state(&mut flash), None);
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+    assert_eq!(app_version(&mut flash), "1.0.0");
+
+    // A file put into app_ota whole, given up without being checked.
+    let mut flash = factory_flash();
+    put_whole(&mut flash, &file);
+    assert!(vendor_header(&mut flash).is_ok());
+    abort_file(&mut flash, &slots()).unwrap();
+    assert!(vendor_header(&mut flash).is_err());
+    assert!(open_file(&mut flash, &slots()).is_err());
+}
+
+/// Puts `file` into `app_ota` whole, header included, as QEMU's loader or `flash write` do.
+fn put_whole(flash: &mut impl Flash, file: &[u8]) {
+    let sector = 4096;
+    for at in (0..file.len() as u32).step_by(sector) {
+        flash.erase_sector(APP_OTA + at).unwrap();
+    }
+    pal::program_span(flash, APP_OTA, file).unwrap();
+}
+
+#[test]
+fn a_file_put_into_app_ota_whole_loses_its_header_when_refused_and_stages_when_it_passes() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.3.0", &app_binary(10, 40_000));
+    put_whole(&mut flash, &file);
+
+    let incoming = open_file(&mut flash, &slots()).unwrap();
+    assert_eq!(incoming.file_len() as usize, file.len());
+    let refused = close(&mut flash, incoming, &forged(&file));
+    assert!(
+        matches!(refused, Err(OtaError::Signature(_))),
+        "{refused:?}"
+    );
+    assert!(vendor_header(&mut flash).is_err());
+    assert_eq!(record_state(&mut flash), None);
+
+    // The kept header offers the file again; the right signature stages it, and the body
+    // bytes that share the header's sector are still there.
+    let incoming = open_file(&mut flash, &slots()).unwrap();
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    let mut in_flash = vec![0u8; file.len()];
+    flash.read(APP_OTA, &mut in_flash).unwrap();
+    assert_eq!(in_flash, file);
+    assert!(matches!(
+        install(&mut flash),
+        Ok(InstallOutcome::Installed(_))
+    ));
+    assert_eq!(app_version(&mut flash), "2.3.0");
+}
+
+#[test]
+fn power_lost_between_the_body_and_the_header_leaves_no_header_and_the_file_stages_after() {
+    let file = xz_ota_file("3.2.1", &app_binary(12, 30_000));
+    let expected = ImageHeaderRepr::parse_bytes(&file).unwrap();
+    // close's flash operations after the checks: the header without its magic, the magic,
+    // the record.
+    for budget in 0..=3 {
+        let mut flash = factory_flash();
+        let incoming = receive(&mut flash, &file);
+        let mut failing = Failing {
+            inner: &mut flash,
+            budget,
+        };
+        let result = close(&mut failing, incoming, &sign(&file));
+        match budget {
+            0 | 1 => {
+                assert!(matches!(result, Err(OtaError::Flash(_))), "{result:?}");
+                assert!(vendor_header(&mut flash).is_err(), "budget {budget}");
+            }
+            // The header landed, the record did not: a file that passed every check.
+            2 => {
+                assert!(matches!(result, Err(OtaError::Flash(_))), "{result:?}");
+                assert_eq!(vendor_header(&mut flash), Ok(expected));
+            }
+            _ => assert!(result.is_ok(), "{result:?}"),
+        }
+        if budget < 3 {
+            assert_eq!(record_state(&mut flash), None, "budget {budget}");
+            // Power is back: the file is found again and staged.
+            let incoming = open_file(&mut flash, &slots()).unwrap();
+            close(&mut flash, incoming, &sign(&file)).unwrap();
+        }
+        assert_eq!(vendor_header(&mut flash), Ok(expected), "budget {budget}");
+        assert!(matches!(
+            install(&mut flash),
+            Ok(InstallOutcome::Installed(_))
+        ));
+        assert_eq!(app_version(&mut flash), "3.2.1", "budget {budget}");
+    }
+}
+
+/// Blocks of the tests that need a file of several: the sample files compress well.
+const BLOCK: u32 = 1024;
+
+#[test]
+fn a_download_cut_short_by_a_restart_resumes_with_the_kept_header() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.4.0", &app_binary(13, 30_000));
+    let blocks: Vec<_> = file.chunks(BLOCK as usize).collect();
+    assert!(blocks.len() > 3);
+    // The handle lives in RAM: the restart forgets it.
+    {
+        let mut incoming = create_file(&mut flash, &slots(), file.len() as u32).unwrap();
+        for (index, block) in blocks.iter().enumerate().take(2) {
+            write_block(
+                &mut flash,
+                &slots(),
+                &mut incoming,
+                index as u32 * BLOCK,
+                block,
+            )
+            .unwrap();
+        }
+    }
+    assert!(vendor_header(&mut flash).is_err(), "no header before close");
+
+    // After the restart: the header comes back from the record sector.
+    let mut incoming = open_file(&mut flash, &slots()).unwrap();
+    assert_eq!(incoming.file_len() as usize, file.len());
+    assert_eq!(incoming.header().map(|h| &h[..]), Some(&file[..64]));
+    for (index, block) in blocks.iter().enumerate().skip(1) {
+        write_block(
+            &mut flash,
+            &slots(),
+            &mut incoming,
+            index as u32 * BLOCK,
+            block,
+        )
+        .unwrap();
+    }
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    assert_eq!(record_state(&mut flash), Some(RecordState::Staged));
+}
+
+#[test]
+fn header_bytes_may_come_in_pieces_but_never_change() {
+    let mut flash = factory_flash();
+    let file = xz_ota_file("2.5.0", &app_binary(14, 10_000));
+    let mut incoming = create_file(&mut flash, &slots(), file.len() as u32).unwrap();
+    write_block(&mut flash, &slots(), &mut incoming, 0, &file[..40]).unwrap();
+    assert_eq!(incoming.header(), None);
+    write_block(&mut flash, &slots(), &mut incoming, 40, &file[40..100]).unwrap();
+    assert!(incoming.header().is_some());
+
+    let mut changed = file[..40].to_vec();
+    changed[17] ^= 0x20;
+    assert_eq!(
+        write_block(&mut flash, &slots(), &mut incoming, 0, &changed),
+        Err(OtaError::HeaderConflict { offset: 17 })
+    );
+    // The same bytes again are fine.
+    write_block(
+        &mut flash,
+        &slots(),
+        &mut incoming,
+        0,
+        &file[..BLOCK as usize],
+    )
+    .unwrap();
+    for (index, block) in file.chunks(BLOCK as usize).enumerate().skip(1) {
+        write_block(
+            &mut flash,
+            &slots(),
+            &mut incoming,
+            index as u32 * BLOCK,
+            block,
+        )
+        .unwrap();
+    }
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    assert_eq!(
+        vendor_header(&mut flash).map(|h| h.version.as_str().to_string()),
+        Ok("2.5.0".into())
+    );
+}
+
+#[test]
+fn a_file_without_its_header_or_of_another_length_is_refused() {
+    let file = xz_ota_file("2.6.0", &app_binary(15, 10_000));
+
+    let mut flash = factory_flash();
+    let mut incoming = create_file(&mut flash, &slots(), file.len() as u32).unwrap();
+    write_block(&mut flash, &slots(), &mut incoming, 32, &file[32..]).unwrap();
+    assert_eq!(
+        close(&mut flash, incoming, &sign(&file)),
+        Err(OtaError::HeaderMissing)
+    );
+    assert!(vendor_header(&mut flash).is_err());
+
+    let mut flash = factory_flash();
+    let longer = file.len() as u32 + 4;
+    let mut incoming = create_file(&mut flash, &slots(), longer).unwrap();
+    write_block(&mut flash, &slots(), &mut incoming, 0, &file).unwrap();
+    assert_eq!(
+        close(&mut flash, incoming, &sign(&file)),
+        Err(OtaError::LengthMismatch {
+            created: longer,
+            header: file.len() as u32
+        })
+    );
+    assert!(vendor_header(&mut flash).is_err());
+    assert_eq!(record_state(&mut flash), None);
 }
