@@ -937,7 +937,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
         let size = job.size();
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let end = offset.checked_add(len).unwrap_or(u32::MAX);
+        let end = offset.saturating_add(len);
         if end > size {
             let reason = Reason::with(
                 ReasonCode::Download,
@@ -945,7 +945,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             );
             return Err(self.fail_later(reason));
         }
-        if len == 0 || offset % block_size != 0 || (len != block_size && end != size) {
+        if len == 0 || !offset.is_multiple_of(block_size) || (len != block_size && end != size) {
             let reason = Reason::with(
                 ReasonCode::Download,
                 format_args!("bad block: {len} bytes at {offset}"),

@@ -28,7 +28,7 @@ fn value(c: u8) -> Option<u32> {
 /// Decodes `text` into at most `N` bytes.
 pub fn decode<const N: usize>(text: &str) -> Result<Vec<u8, N>, Base64Error> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Base64Error::Invalid);
     }
     let mut out = Vec::new();

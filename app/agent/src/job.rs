@@ -2,11 +2,11 @@
 //! payload into bounded representations (smoltcp style: a `Repr` that `parse`s only valid
 //! values and never panics on any input).
 //!
-//! - [`ExecutionReply`]: `start-next/accepted`, `$next/get/accepted`, `<jobId>/get/accepted`
+//! - [`ExecutionReply`], for `start-next/accepted`, `$next/get/accepted`, `<jobId>/get/accepted`
 //!   and `notify-next`, `{"execution": {...}, "timestamp", "clientToken"}`; no `execution`
 //!   means no pending job.
-//! - [`UpdateAccepted`]: `<jobId>/update/accepted`.
-//! - [`Rejection`]: any `.../rejected`, `{"code", "message", "clientToken", "timestamp",
+//! - [`UpdateAccepted`], for `<jobId>/update/accepted`.
+//! - [`Rejection`], for any `.../rejected`, `{"code", "message", "clientToken", "timestamp",
 //!   "executionState"}`.
 //!
 //! Reference: <https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html>
