@@ -43,7 +43,7 @@ const PAYLOAD_MAX: usize = 512;
 /// The agent's settings; [`Config::default`] has the values the comments give.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The size of every block but the last (4096, AWS's default block size).
+    /// The size of every block but the last, at least 1 (4096, AWS's default block size).
     pub block_size: u32,
     /// How long to wait for the reply to a job request or a confirmed update before sending
     /// it again (10 s, AWS's `otaconfigFILE_REQUEST_WAIT_MS`).
@@ -223,7 +223,8 @@ struct Job {
     /// The version is being read again after a `VersionMismatch`.
     version_unknown: bool,
     phase: Phase,
-    document: Option<OtaDocument>,
+    /// `filesize` (0 for a job in self-test).
+    size: u32,
     /// `statusDetails.updatedBy` as the execution had it (self-test).
     updated_by: Option<String<UPDATED_BY_MAX>>,
     file_created: bool,
@@ -241,7 +242,7 @@ struct Job {
 
 impl Job {
     fn size(&self) -> u32 {
-        self.document.as_ref().map_or(0, |doc| doc.file.size)
+        self.size
     }
 }
 
@@ -303,6 +304,8 @@ pub struct Agent<C, D, P, T> {
     stats: Stats,
     outbox: Deque<Signal, 4>,
     job: Box<Option<Job>>,
+    /// The job's document, apart from the job so that the job stays small.
+    document: Box<Option<OtaDocument>>,
     report: Option<Report>,
     failure: Option<Reason>,
     timer_deadline: Option<u64>,
@@ -320,6 +323,10 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         platform: P,
         timer: T,
     ) -> Self {
+        let config = Config {
+            block_size: config.block_size.max(1),
+            ..config
+        };
         Agent {
             config,
             topics,
@@ -331,6 +338,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             stats: Stats::default(),
             outbox: Deque::new(),
             job: Box::new(None),
+            document: Box::new(None),
             report: None,
             failure: None,
             timer_deadline: None,
@@ -599,12 +607,18 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
     }
 
+    /// Forgets the current job and its update.
+    fn clear_job(&mut self) {
+        *self.job = None;
+        *self.document = None;
+        self.report = None;
+    }
+
     /// Ends the current job without reporting: stops the download, erases the file.
     fn drop_job(&mut self) {
         self.stop_download();
         self.abort_file();
-        *self.job = None;
-        self.report = None;
+        self.clear_job();
     }
 
     /// Ends the current job as `FAILED` with `reason`: stops the download, erases the file,
@@ -690,15 +704,19 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         } else {
             Phase::Downloading
         };
-        let document = execution.document.ok();
-        let size = document.as_ref().map_or(0, |doc| doc.file.size);
+        *self.document = execution.document.ok();
+        let size = self
+            .document
+            .as_ref()
+            .as_ref()
+            .map_or(0, |doc| doc.file.size);
         log::info!(target: "ota", "job {} ({:?})", execution.job_id, phase);
         *self.job = Some(Job {
             id: execution.job_id,
             version: execution.version_number,
             version_unknown: false,
             phase,
-            document,
+            size,
             updated_by: execution.status_details.updated_by,
             file_created: false,
             blocks: Blocks::new(size.div_ceil(self.config.block_size).min(MAX_BLOCKS)),
@@ -746,10 +764,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         match self.report.as_mut() {
             // The FAILED update of an aborted job goes out before the next job is asked for.
             Some(report) if report.confirmed() => report.then = Then::NextJob,
-            _ => {
-                *self.job = None;
-                self.report = None;
-            }
+            _ => self.clear_job(),
         }
         self.post(Signal::RequestJobDocument);
         Ok(())
@@ -785,7 +800,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             if let Some(execution) = reply.execution {
                 if let Ok(document) = execution.document {
                     if document.file.size == job.size() {
-                        job.document = Some(document);
+                        *self.document = Some(document);
                     }
                 }
             }
@@ -907,7 +922,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             self.post(Signal::CloseFile);
             return Ok(());
         };
-        let doc = job.document.as_ref().ok_or(Stay::Nothing)?;
+        let doc = self.document.as_ref().as_ref().ok_or(Stay::Nothing)?;
         let request = FileRequest {
             transfer,
             url: doc.file.url.as_deref().unwrap_or_default(),
@@ -1115,7 +1130,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             if let Some(execution) = reply.execution {
                 if let Ok(document) = execution.document {
                     if job.phase == Phase::Downloading && document.file.size == job.size() {
-                        job.document = Some(document);
+                        *self.document = Some(document);
                     }
                 }
             }
@@ -1138,8 +1153,9 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         if job.phase != Phase::Downloading || !job.blocks.complete() {
             return Err(Stay::Nothing);
         }
-        let signature = job
+        let signature = self
             .document
+            .as_ref()
             .as_ref()
             .and_then(|doc| doc.file.signature.as_ref())
             .map(|text| base64::decode::<{ SIGNATURE_MAX * 3 / 4 }>(text))
@@ -1210,12 +1226,12 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             Then::Continue | Then::Activate => {}
             Then::NextJob => {
                 self.disarm();
-                *self.job = None;
+                self.clear_job();
                 self.post(Signal::RequestJobDocument);
             }
             Then::Idle => {
                 self.disarm();
-                *self.job = None;
+                self.clear_job();
             }
         }
         Ok(())
@@ -1358,6 +1374,15 @@ impl<C, D, P, T> Agent<C, D, P, T> {
     }
 }
 
+/// `text`, or `unknown` for an empty text (a `statusDetails` value may not be empty).
+fn non_empty(text: &str) -> &str {
+    if text.is_empty() {
+        "unknown"
+    } else {
+        text
+    }
+}
+
 /// Writes the update request for `report` into `buf`.
 fn encode_report(
     buf: &mut [u8],
@@ -1375,7 +1400,7 @@ fn encode_report(
         }
         ReportBody::SelfTestReady { updated_by } => {
             details.insert("self_test", "ready")?;
-            details.insert("updatedBy", updated_by.as_str())?;
+            details.insert("updatedBy", non_empty(updated_by.as_str()))?;
             DeviceStatus::InProgress
         }
         ReportBody::Succeeded {

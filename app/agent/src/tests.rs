@@ -1141,6 +1141,27 @@ fn duplicate_notifications_of_the_running_job_are_ignored() {
 }
 
 #[test]
+fn a_duplicate_brings_the_newest_version_it_has_seen() {
+    // notify-next (QUEUED, version 1) overtakes the start-next reply (IN_PROGRESS, 2).
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, None);
+    let mut h = Harness::new();
+    h.send(Event::Start);
+    h.message("notify-next", &execution("job-1", "QUEUED", 1, "{}", &doc));
+    assert_eq!(h.state(), State::WaitingForFileBlock);
+    h.message(
+        "start-next/accepted",
+        &execution("job-1", "IN_PROGRESS", 2, "{}", &doc),
+    );
+    h.message("notify-next", &execution("job-1", "QUEUED", 1, "{}", &doc));
+    h.block(&file, 0);
+    assert_eq!(
+        field(&h.last_update("job-1").payload, "expectedVersion"),
+        Some("2")
+    );
+}
+
+#[test]
 fn a_second_job_queued_behind_the_first_runs_after_it() {
     let file = image("0.9.3", IMAGE_LEN);
     let second = image("0.9.5", IMAGE_LEN);
@@ -1292,6 +1313,67 @@ fn a_user_abort_reports_erases_and_stays_ready() {
     assert_eq!(h.state(), State::Ready);
     // Start looks for jobs again.
     h.send(Event::Start);
+    assert_eq!(h.last_sent().topic, format!("{PREFIX}start-next"));
+}
+
+#[test]
+fn ready_resolves_a_version_mismatch_and_a_gone_job_without_asking_for_jobs() {
+    let file = v2();
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, &document(&file, URL, r#""HTTP""#, None));
+    h.send(Event::UserAbort);
+    let failed = h.last_update("job-1");
+    h.take_sent();
+    assert_eq!(
+        h.reject(&failed, "VersionMismatch"),
+        Outcome::Stayed(Stay::ReadingVersion)
+    );
+    assert_eq!(h.last_sent().topic, format!("{PREFIX}$next/get"));
+    h.message(
+        "$next/get/accepted",
+        &execution(
+            "job-1",
+            "IN_PROGRESS",
+            6,
+            "{}",
+            &document(&file, URL, r#""HTTP""#, None),
+        ),
+    );
+    let again = h.last_update("job-1");
+    assert_eq!(field(&again.payload, "reason"), Some("user-abort"));
+    assert_eq!(field(&again.payload, "expectedVersion"), Some("6"));
+    // The job was canceled meanwhile: nothing more to report, and no job is asked for.
+    h.take_sent();
+    assert_eq!(
+        h.reject(&again, "InvalidStateTransition"),
+        Outcome::Moved(State::Ready)
+    );
+    assert!(h.sent().is_empty());
+    assert_eq!(h.agent.stats().dropped, 0);
+    assert_eq!(h.agent.status().job_id, None);
+}
+
+#[test]
+fn a_failed_report_meeting_a_version_mismatch_is_sent_again() {
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, r#"{"operation":"reboot"}"#);
+    let failed = h.last_update("job-1");
+    h.take_sent();
+    h.reject(&failed, "VersionMismatch");
+    assert_eq!(h.state(), State::WaitingForJob);
+    // The re-read is lost: the timer asks again.
+    h.take_sent();
+    h.fire_timer();
+    assert_eq!(h.last_sent().topic, format!("{PREFIX}$next/get"));
+    h.message(
+        "$next/get/accepted",
+        &execution("job-1", "IN_PROGRESS", 4, "{}", r#"{"operation":"reboot"}"#),
+    );
+    let again = h.last_update("job-1");
+    assert_eq!(field(&again.payload, "status"), Some("FAILED"));
+    assert_eq!(field(&again.payload, "expectedVersion"), Some("4"));
+    h.take_sent();
+    h.accept(&again);
     assert_eq!(h.last_sent().topic, format!("{PREFIX}start-next"));
 }
 
