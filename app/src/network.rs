@@ -46,11 +46,8 @@ fn wifi_init(ctx: &mut Context<'_>) -> CommandResult {
             platform.board
         )));
     };
+    // A second `wifi init` reaches Station::start too, which refuses it: lwIP starts once.
     let mut slot = platform.station.lock();
-    if slot.is_some() {
-        writeln!(ctx.out, "wifi already initialised")?;
-        return Ok(());
-    }
     let mut seed = [0u8; 4];
     platform.entropy.lock().fill(&mut seed);
     let station =

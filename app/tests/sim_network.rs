@@ -136,7 +136,7 @@ fn wifi_dhcp_dns_ping_and_ntp_on_the_test_network() {
     let text = net.run_sim(
         &flash,
         &[],
-        "wifi connect 61test 12345678\nwifi init\n\
+        "wifi connect 61test 12345678\nwifi init\nwifi init\n\
          wifi connect 61test wrongpass\nifconfig\n\
          wifi connect other 12345678\n\
          wifi connect 61test 12345678\nifconfig\n\
@@ -146,6 +146,7 @@ fn wifi_dhcp_dns_ping_and_ntp_on_the_test_network() {
     let expect = [
         "error: wifi: wifi is not initialised: run 'wifi init'",
         "wifi initialised",
+        "error: wifi: the network stack runs already",
         "error: wifi: authentication failed (wrong passphrase?)",
         "wl0: link down",
         "error: wifi: no access point with that SSID",

@@ -1,5 +1,5 @@
 //! Reading an OTA file in `app_ota`: its header rules, its CRC pass, and its content, the
-//! image it carries (w800-platform.md sections 2.2 and 2.3).
+//! image it carries (docs/w800.md, "Image files" and "OTA apply flow").
 //!
 //! An xz file (`compress_type` 1) is a header followed by the xz stream of a whole `.img`
 //! (inner header + app binary), padded with 0xFF to 4 bytes. An uncompressed file is the
@@ -31,7 +31,7 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
-    /// Parses `bytes` and applies the vendor's rules for an OTA file (section 2.3), adapted:
+    /// Parses `bytes` and applies the vendor's rules for an OTA file (docs/w800.md, "OTA apply flow"), adapted:
     /// an app image; no encryption or vendor RSA signature (the file's signature is checked by
     /// the platform layer instead); header and run addresses in `app` or `app_ota`; upgrade
     /// address 0 or `app_ota`; the whole file inside `app_ota` without the record sector.
@@ -314,7 +314,7 @@ impl<'w> Content<'w> {
     }
 }
 
-/// After the xz stream: fewer than 4 bytes, all 0xFF (section 2.2) — `buffered` still in the
+/// After the xz stream: fewer than 4 bytes, all 0xFF (docs/w800.md, "Image files") — `buffered` still in the
 /// input buffer, then the file's unread bytes from `next` to `end`.
 fn check_padding<F: Flash + ?Sized>(
     flash: &mut F,

@@ -1,5 +1,5 @@
 //! The installer: at start, puts a staged image into `app` (what the W800's bootloader does
-//! with `app_ota`, w800-platform.md section 2.3, for boards that have no such bootloader).
+//! with `app_ota`, docs/w800.md, "OTA apply flow", for boards that have no such bootloader).
 //!
 //! Order matters for power loss: the record stays staged until `app` has been written and read
 //! back, and `app`'s header is written last, so a start that lost power half-way finds the

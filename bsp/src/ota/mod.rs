@@ -2,7 +2,7 @@
 //! arrive" and "the new image runs", over the [`Flash`](crate::hal::Flash) trait only.
 //!
 //! The W800 keeps a new image in a staging partition, not in a second slot
-//! (w800-platform.md sections 2.3 and 3; aws-ota-anchors.md section 6): the file goes into
+//! (docs/w800.md, "OTA apply flow" and "Partition table"; docs/aws-ota.md, "The W800 example's port"): the file goes into
 //! `app_ota`, and at the next start the installer (the vendor's bootloader on the chip; on
 //! boards without one, the firmware's own boot stage, [`install`]) unpacks it into `app`.
 //!

@@ -1,8 +1,8 @@
 //! The OTA platform layer: receiving a file into `app_ota` and staging it for the installer,
 //! in the shape of the AWS OTA library's PAL (`CreateFileForRx`, `WriteBlock`, `CloseFile`,
-//! `Abort`; aws-ota-anchors.md). Unlike the vendor's PAL (w800-platform.md section 4.2) it
-//! honours block offsets and checks the signature, and nothing is staged that would not
-//! install.
+//! `Abort`; docs/aws-ota.md, "PAL interface"). Unlike the vendor's PAL (docs/w800.md,
+//! "Vendor OTA ops and AWS PAL") it honours block offsets and checks the signature, and
+//! nothing is staged that would not install.
 //!
 //! The file's vendor header is the last of it to reach `app_ota`. On the W800 the bootloader,
 //! not our record, decides what it installs: whatever `app_ota` starts with, if that header and

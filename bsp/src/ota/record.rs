@@ -4,7 +4,7 @@
 //! out of `app_ota`'s first bytes until the platform layer has checked the file.
 //!
 //! The vendor SDK keeps an "update flag" there too (its `begin` erases that sector first,
-//! w800-platform.md section 2.3), but its bootloader's rules are not public, so the record is
+//! docs/w800.md, "OTA apply flow"), but its bootloader's rules are not public, so the record is
 //! ours. It is written so that NOR flash and power loss cannot fake it:
 //!
 //! * the identity part (which image, how long) is programmed once, with a JAMCRC: a torn
