@@ -31,8 +31,8 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
-    /// Parses `bytes` and applies the vendor's rules for an OTA file (docs/w800.md, "OTA apply flow"), adapted:
-    /// an app image; no encryption or vendor RSA signature (the file's signature is checked by
+    /// Parses `bytes` and applies the vendor's rules for an OTA file (docs/w800.md, "OTA apply
+    /// flow"), adapted: an app image; no encryption or vendor RSA signature (the file's signature is checked by
     /// the platform layer instead); header and run addresses in `app` or `app_ota`; upgrade
     /// address 0 or `app_ota`; the whole file inside `app_ota` without the record sector.
     pub fn parse(bytes: &[u8; image::HEADER_LEN], slots: &Slots) -> Result<FileHeader, OtaError> {
@@ -314,8 +314,8 @@ impl<'w> Content<'w> {
     }
 }
 
-/// After the xz stream: fewer than 4 bytes, all 0xFF (docs/w800.md, "Image files") — `buffered` still in the
-/// input buffer, then the file's unread bytes from `next` to `end`.
+/// After the xz stream: fewer than 4 bytes, all 0xFF (docs/w800.md, "Image files") —
+/// `buffered` still in the input buffer, then the file's unread bytes from `next` to `end`.
 fn check_padding<F: Flash + ?Sized>(
     flash: &mut F,
     buffered: &[u8],

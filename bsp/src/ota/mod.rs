@@ -2,8 +2,8 @@
 //! arrive" and "the new image runs", over the [`Flash`](crate::hal::Flash) trait only.
 //!
 //! The W800 keeps a new image in a staging partition, not in a second slot
-//! (docs/w800.md, "OTA apply flow" and "Partition table"; docs/aws-ota.md, "The W800 example's port"): the file goes into
-//! `app_ota`, and at the next start the installer (the vendor's bootloader on the chip; on
+//! (docs/w800.md, "OTA apply flow" and "Partition table"; docs/aws-ota.md, "The W800
+//! example's port"): the file goes into `app_ota`, and at the next start the installer (the vendor's bootloader on the chip; on
 //! boards without one, the firmware's own boot stage, [`install`]) unpacks it into `app`.
 //!
 //! 1. [`pal::create_file`] forgets any staged image (its record first) and erases room for

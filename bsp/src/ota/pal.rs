@@ -122,8 +122,8 @@ pub fn create_file<F: Flash + ?Sized>(
 }
 
 /// The file already in `app_ota`, to be checked (and staged) by [`close_file`], or to take
-/// the blocks a restart kept from it: the one whose header is at its start (a file put there whole, by a loader or
-/// `flash write`, or one staged before), else the one whose header the record sector keeps (a
+/// the blocks a restart kept from it: the one whose header is at its start (a file put there
+/// whole, by a loader or `flash write`, or one staged before), else the one whose header the record sector keeps (a
 /// download a restart cut short, or a file refused before). Fails when neither holds a header
 /// that parses.
 pub fn open_file<F: Flash + ?Sized>(
