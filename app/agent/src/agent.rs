@@ -8,8 +8,9 @@
 //! [`Event::from_message`]), the download task blocks and errors, the timer `RequestTimer`,
 //! the shell `Start`, `UserAbort` and `Shutdown`.
 //!
-//! The job's life (AWS's flow, <https://docs.aws.amazon.com/freertos/latest/userguide/ota-agent.html>,
-//! with the Jobs API of <https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html>):
+//! The job's life, as in AWS's OTA library
+//! (<https://docs.aws.amazon.com/freertos/latest/userguide/ota-update-library.html>) over the
+//! Jobs API (<https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html>):
 //! `start-next` -> a document is checked -> the file is created -> downloaded in blocks (the
 //! image version is checked at the header) -> closed (signature) -> `IN_PROGRESS` with
 //! `self_test: ready` and `updatedBy` -> on `update/accepted`, activate (reboot). After the
@@ -149,7 +150,8 @@ pub enum Stay {
     NotSent,
     /// The job cannot go on; `FailJob` was posted.
     JobFailed,
-    /// An update was rejected with this code; it is sent again on the timer.
+    /// An update was rejected with this code: a confirmed one is sent again on the timer, a
+    /// progress update is dropped.
     Rejected(ErrorCode),
     /// The execution's version is being read again (`VersionMismatch`).
     ReadingVersion,
@@ -1108,9 +1110,10 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             );
             return Err(self.fail_later(reason));
         }
-        log::info!(target: "ota", "URL expired at {} bytes: asking for the document", job.bytes_done);
+        let done = job.bytes_done;
+        log::info!(target: "ota", "URL expired at {done} bytes: asking for the document");
         self.arm(self.config.request_wait_ms);
-        // Not sent now, it is on the timer in WaitingForJob.
+        // If it is not handed over now, the timer sends it again from WaitingForJob.
         let _ = self.send_describe();
         Ok(())
     }
@@ -1254,7 +1257,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             if let Some(job) = self.job.as_mut() {
                 job.version_unknown = true;
             }
-            // Not sent now, the timer (or the next progress) asks again.
+            // If it is not handed over now, it is asked again on the timer or after the next
+            // update meets the same mismatch.
             let _ = self.send_describe();
             return Err(Stay::ReadingVersion);
         }

@@ -12,13 +12,13 @@
 //! <https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html>; the OTA agent of
 //! the `aws/ota-for-aws-iot-embedded-sdk` repository (`source/ota.c`, `source/ota_mqtt.c`,
 //! `source/include/ota_platform_interface.h`); the FreeRTOS OTA user guide,
-//! <https://docs.aws.amazon.com/freertos/latest/userguide/freertos-ota-dev.html>.
+//! <https://docs.aws.amazon.com/freertos/latest/userguide/ota-update-library.html>.
 //!
 //! Memory: nothing is allocated after [`Agent::new`], which boxes the job record and the job
-//! document once (about 3.5 KB, most of it the 2048-byte URL); the agent itself, without
-//! its ports, is under 1 KB and an [`Event`] 40 bytes plus its buffer handle. Handling a job document holds the
-//! parsed reply (about 3.4 KB) on the stack for the handler's duration; with the handlers'
-//! own frames the agent's task wants about 8 KB of stack.
+//! document once (about 3.5 KB, most of it the 2048-byte URL); the agent itself, without its
+//! ports, is under 1 KB, and an [`Event`] is 40 bytes plus its buffer handle. Handling a job
+//! document holds the parsed reply (about 3.4 KB) on the stack for the handler's duration;
+//! with the handlers' own frames the agent's task wants about 8 KB of stack.
 
 #![no_std]
 #![forbid(unsafe_code)]

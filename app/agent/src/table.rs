@@ -21,8 +21,13 @@
 //!   that confirmation).
 //! - Download errors are three kinds (resume, refresh the URL, fail) and update replies are
 //!   events; `FailJob` carries a failure found by a handler out of the failing state.
+//! - `Suspend` is not taken in `ClosingFile`: the `self_test: ready` update is sent again on
+//!   the timer until it is answered, connection or not, and the image is activated only then.
+//! - `UserAbort` leads to `Ready` (AWS: `WaitingForJob`): the user stopped the agent, so it
+//!   takes no further job until `Start`; `Ready` only sees the `FAILED` update confirmed.
 //! - `ShuttingDown` is declared, as in AWS, and entered by no row: `Shutdown` stops the
-//!   agent at once.
+//!   agent at once (erasing an unfinished file; the job stays pending at the service and is
+//!   started again from the beginning after the next `Start`).
 
 use crate::event::EventKind;
 
@@ -212,7 +217,7 @@ pub static TABLE: [Row; 60] = [
     row(S::WaitingForFileBlock, E::UserAbort,           H::UserAbort,           S::Ready),
     row(S::ClosingFile,         E::UserAbort,           H::UserAbort,           S::Ready),
     row(S::Suspended,           E::UserAbort,           H::UserAbort,           S::Ready),
-    // Shutdown, from every state but Stopped.
+    // Shutdown, from every state but ShuttingDown and Stopped.
     row(S::Init,                E::Shutdown,            H::Shutdown,            S::Stopped),
     row(S::Ready,               E::Shutdown,            H::Shutdown,            S::Stopped),
     row(S::RequestingJob,       E::Shutdown,            H::Shutdown,            S::Stopped),
