@@ -696,6 +696,7 @@ mod tests {
 
     #[test]
     fn ecdsa_signatures_do_not_depend_on_the_random_source() {
+        let _heap = crate::TEST_HEAP.lock();
         // SAFETY: a plain C struct; zero is its init state, and it is freed at the end.
         let mut key: tls::ecdsa_context = unsafe { core::mem::zeroed() };
         let mut seed = 1u8;

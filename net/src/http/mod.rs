@@ -31,6 +31,7 @@ pub use crate::wire::url::{Scheme, Url, UrlError, MAX_URL_LEN};
 
 use crate::io::{IoError, Transport};
 use crate::wire::http::{self as wire, RangeRequest, ResponseHead};
+pub use crate::wire::s3::S3ErrorRepr;
 
 /// Why a ranged download failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +50,9 @@ pub enum HttpError {
     RangeIgnored,
     /// `416 Range Not Satisfiable`, with the representation's length if the server gave it.
     RangeNotSatisfiable { complete_length: Option<u64> },
-    /// `403 Forbidden`; for a presigned URL usually an expired signature.
-    Forbidden,
+    /// `403 Forbidden`, with S3's error code when the body carried one (an expired presigned
+    /// URL: `AccessDenied`, "Request has expired").
+    Forbidden(Option<S3ErrorRepr>),
     /// `404 Not Found`.
     NotFound,
     /// A 5xx status: the server failed and a retry may succeed.
@@ -86,7 +88,7 @@ impl HttpError {
         match self {
             Self::RangeIgnored => Some(200),
             Self::RangeNotSatisfiable { .. } => Some(416),
-            Self::Forbidden => Some(403),
+            Self::Forbidden(_) => Some(403),
             Self::NotFound => Some(404),
             Self::ServerError { status } | Self::UnexpectedStatus { status } => Some(*status),
             _ => None,
@@ -114,7 +116,8 @@ impl fmt::Display for HttpError {
             Self::RangeNotSatisfiable {
                 complete_length: None,
             } => f.write_str("HTTP 416: range not satisfiable"),
-            Self::Forbidden => f.write_str("HTTP 403 Forbidden"),
+            Self::Forbidden(None) => f.write_str("HTTP 403 Forbidden"),
+            Self::Forbidden(Some(error)) => write!(f, "HTTP 403 Forbidden: {error}"),
             Self::NotFound => f.write_str("HTTP 404 Not Found"),
             Self::ServerError { status } => write!(f, "HTTP {status}: server error"),
             Self::UnexpectedStatus { status } => write!(f, "HTTP {status}: unexpected status"),
@@ -247,6 +250,11 @@ impl<'b, T: Transport> Connection<'b, T> {
             .write_all(request_head)
             .map_err(HttpError::Io)?;
         let (head, buffered) = self.read_head(timeout_ms)?;
+        if head.status == 403 {
+            return Err(HttpError::Forbidden(
+                self.read_s3_error(&head, buffered, timeout_ms),
+            ));
+        }
         let content = accept(range, &head)?;
         let body_len = content.body_len();
         let extra = buffered - head.len;
@@ -329,6 +337,27 @@ impl<'b, T: Transport> Connection<'b, T> {
         Ok(count)
     }
 
+    /// Reads the body of an error response (as much as the buffer holds after the head) and
+    /// the S3 error document in it. The connection stays unusable afterwards.
+    fn read_s3_error(
+        &mut self,
+        head: &ResponseHead,
+        buffered: usize,
+        timeout_ms: u32,
+    ) -> Option<S3ErrorRepr> {
+        let body_len = usize::try_from(head.content_length?).ok()?;
+        let end = head.len.checked_add(body_len)?.min(self.buf.len());
+        let mut filled = buffered.min(end);
+        while filled < end {
+            let free = self.buf.get_mut(filled..end)?;
+            match self.transport.read(free, timeout_ms) {
+                Ok(0) | Err(_) => break,
+                Ok(count) => filled += count.min(free.len()),
+            }
+        }
+        S3ErrorRepr::parse(self.buf.get(head.len..filled)?)
+    }
+
     /// Reads until the buffer holds a whole response head; returns it with the number of
     /// bytes buffered, which may include the start of the body.
     fn read_head(&mut self, timeout_ms: u32) -> Result<(ResponseHead, usize), HttpError> {
@@ -366,7 +395,7 @@ fn accept(requested: ByteRange, head: &ResponseHead) -> Result<PartialContent, H
             };
             return Err(HttpError::RangeNotSatisfiable { complete_length });
         }
-        403 => return Err(HttpError::Forbidden),
+        403 => return Err(HttpError::Forbidden(None)),
         404 => return Err(HttpError::NotFound),
         status @ 500..=599 => return Err(HttpError::ServerError { status }),
         status => return Err(HttpError::UnexpectedStatus { status }),

@@ -311,7 +311,7 @@ fn chunked_partial_content_is_refused() {
 #[test]
 fn error_statuses_are_typed() {
     let status = |line: &str| respond(range(0, 99), &format!("HTTP/1.1 {line}\r\n\r\n"));
-    assert_eq!(status("403 Forbidden"), Err(HttpError::Forbidden));
+    assert_eq!(status("403 Forbidden"), Err(HttpError::Forbidden(None)));
     assert_eq!(status("404 Not Found"), Err(HttpError::NotFound));
     assert_eq!(
         status("503 Slow Down"),
