@@ -59,7 +59,10 @@ pub const MQTT_OUTBOX_SLOT: usize = 1024;
 /// Topic filters remembered for subscribing again after a reconnect.
 pub const MQTT_SUBSCRIPTIONS: usize = 8;
 /// The longest topic and payload the shell hands to the MQTT task.
-pub const MQTT_TOPIC_MAX: usize = 128;
+/// A Jobs topic with a 128-character thing name and a 64-character job id fits.
+pub const MQTT_TOPIC_MAX: usize = 256;
+/// Requests waiting for the MQTT task.
+pub const MQTT_REQUESTS: u32 = 8;
 pub const MQTT_PAYLOAD_MAX: usize = 512;
 pub const MQTT_STACK_WORDS: u16 = 4096;
 pub const MQTT_PRIORITY: Priority = 4;

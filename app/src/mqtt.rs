@@ -1,11 +1,12 @@
 //! The MQTT task and the `mqtt` command: a mutual-TLS session to a broker (AWS IoT Core, or
-//! the local stand-in), kept alive and reconnected by one task; the shell talks to it through
-//! a request queue, and incoming messages are logged.
+//! the local stand-in), kept alive and reconnected by one task; the shell and the OTA agent
+//! talk to it through a request queue, and incoming messages go to the session's sink (the
+//! log for the shell's sessions, the agent's queue for the agent's).
 
 use crate::config::{
     HANDSHAKE_WAIT, MQTT_IN_FLIGHT, MQTT_OUTBOX_SLOT, MQTT_PAYLOAD_MAX, MQTT_PRIORITY,
-    MQTT_REPLY_WAIT, MQTT_RX_BUF, MQTT_STACK_WORDS, MQTT_SUBSCRIPTIONS, MQTT_TOPIC_MAX,
-    MQTT_TX_BUF, THING_NAME,
+    MQTT_REPLY_WAIT, MQTT_REQUESTS, MQTT_RX_BUF, MQTT_STACK_WORDS, MQTT_SUBSCRIPTIONS,
+    MQTT_TOPIC_MAX, MQTT_TX_BUF, THING_NAME,
 };
 use crate::network::{credentials, station};
 use crate::platform::Platform;
@@ -21,25 +22,47 @@ use net::mqtt::{Backoff, Client, Event, Message, MqttError, Options, QoS};
 use net::station::Station;
 use net::tls::{Credentials, TlsStream};
 
-type Topic = heapless::String<MQTT_TOPIC_MAX>;
+pub type Topic = heapless::String<MQTT_TOPIC_MAX>;
 
-/// What the shell asks the task. Requests travel by value through a FreeRTOS queue (copied
-/// into its fixed slots), so the variants' sizes are the bound, not an allocation.
+/// What a session's owner asks the task. Requests travel by value through a FreeRTOS queue
+/// (copied into its fixed slots), so the variants' sizes are the bound, not an allocation.
 #[allow(clippy::large_enum_variant)]
-enum Request {
+pub enum Request {
     Subscribe(Topic),
+    /// Publishes; `answer` says whether the owner waits for the outcome on the reply queue
+    /// (the shell does; the agent, which must not block, does not).
     Publish {
         topic: Topic,
         payload: heapless::Vec<u8, MQTT_PAYLOAD_MAX>,
         qos: QoS,
+        answer: bool,
     },
     Disconnect,
+}
+
+/// Where a session's incoming messages go. It runs in the MQTT task and must not block.
+pub trait MessageSink: Sync {
+    fn deliver(&self, message: &Message<'_>);
+}
+
+/// The shell's sessions log what arrives.
+struct LogSink;
+
+impl MessageSink for LogSink {
+    fn deliver(&self, message: &Message<'_>) {
+        match core::str::from_utf8(message.payload) {
+            Ok(text) => log::info!(target: "mqtt", "message on {}: {text}", message.topic),
+            Err(_) => {
+                log::info!(target: "mqtt", "message on {}: {} bytes", message.topic, message.payload.len())
+            }
+        }
+    }
 }
 
 /// The task's answer: done, or why not.
 type Reply = Result<(), MqttError>;
 
-/// The shell's handle on the running MQTT task.
+/// An owner's handle on its MQTT task.
 pub struct Session {
     requests: Queue<Request>,
     replies: Queue<Reply>,
@@ -49,6 +72,25 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session without a task yet.
+    pub fn new() -> Result<Session, kernel::Error> {
+        Ok(Session {
+            requests: Queue::new(MQTT_REQUESTS)?,
+            replies: Queue::new(1)?,
+            active: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether a task serves the session now.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Hands `request` to the task without waiting; gives it back when the queue is full.
+    pub fn try_send(&self, request: Request) -> Result<(), Request> {
+        self.requests.send(request, Duration::ZERO)
+    }
+
     /// The task's last word: inactive first, then the reply, so that the shell (at a higher
     /// priority) may connect again as soon as it has read it. Nothing touches the session
     /// after this: a new task may own it by the time this one has returned.
@@ -82,24 +124,42 @@ impl Random for BoardRandom {
     }
 }
 
-fn log_event(event: Event<'_>) {
-    if let Event::Message(message) = event {
-        match core::str::from_utf8(message.payload) {
-            Ok(text) => log::info!(target: "mqtt", "message on {}: {text}", message.topic),
-            Err(_) => {
-                log::info!(target: "mqtt", "message on {}: {} bytes", message.topic, message.payload.len())
-            }
-        }
-    }
+/// Where the task connects, what it subscribes to first and where messages go.
+pub struct Target {
+    pub station: &'static Station,
+    pub credentials: &'static Credentials,
+    pub host: String,
+    pub port: u16,
+    /// Offer AWS IoT's ALPN protocol (MQTT on port 443).
+    pub alpn: bool,
+    pub client_id: String,
+    /// Subscribed once connected (and again after every reconnect).
+    pub subscriptions: alloc::vec::Vec<Topic>,
+    pub sink: &'static dyn MessageSink,
 }
 
-/// Where the task connects.
-struct Target {
-    station: &'static Station,
-    credentials: &'static Credentials,
-    host: String,
-    port: u16,
-    client_id: String,
+/// Starts the task for `target` on `session` (which must be inactive) and waits until it
+/// connected and subscribed, or gave up.
+pub fn start(
+    platform: &'static Platform,
+    target: Target,
+    session: &'static Session,
+) -> Result<(), String> {
+    // Whatever an earlier task left unanswered or unread is stale now.
+    while session.requests.receive(Duration::ZERO).is_some() {}
+    while session.replies.receive(Duration::ZERO).is_some() {}
+    session.active.store(true, Ordering::Release);
+    if let Err(e) = kernel::spawn("mqtt", MQTT_STACK_WORDS, MQTT_PRIORITY, move || {
+        run(platform, target, session)
+    }) {
+        session.active.store(false, Ordering::Release);
+        return Err(e.to_string());
+    }
+    match session.replies.receive(HANDSHAKE_WAIT * 6) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(why)) => Err(why.to_string()),
+        None => Err(String::from("the MQTT task did not answer")),
+    }
 }
 
 fn run(platform: &'static Platform, target: Target, session: &'static Session) {
@@ -115,11 +175,19 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
     let clock = KernelClock;
     let mut random = BoardRandom(platform);
     let mut backoff = Backoff::new(500, 5_000).with_attempt_limit(5);
+    let sink = target.sink;
+    let mut on_event = |event: Event<'_>| {
+        if let Event::Message(message) = event {
+            sink.deliver(&message);
+        }
+    };
+    let alpn = target.alpn.then_some(net::tls::AWS_IOT_MQTT_ALPN);
     let mut open = || {
-        TlsStream::connect(
+        TlsStream::connect_with_alpn(
             target.station,
             &target.host,
             target.port,
+            alpn,
             target.credentials,
             HANDSHAKE_WAIT,
         )
@@ -129,22 +197,33 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
         })
     };
     let mut transport =
-        match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut log_event) {
+        match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut on_event) {
             Ok(transport) => transport,
             Err(e) => return session.finish(Err(e)),
         };
     log::info!(target: "mqtt", "connected to {}:{} as {}", target.host, target.port, target.client_id);
+    for filter in &target.subscriptions {
+        if let Err(e) = client.subscribe(&mut transport, &clock, filter, &mut on_event) {
+            log::error!(target: "mqtt", "subscribing to {filter}: {e}");
+            let _ = client.disconnect(&mut transport);
+            return session.finish(Err(e));
+        }
+    }
     let _ = session.replies.send(Ok(()), MQTT_REPLY_WAIT);
     loop {
         while let Some(request) = session.requests.receive(Duration::ZERO) {
-            let reply = match request {
-                Request::Subscribe(topic) => client
-                    .subscribe(&mut transport, &clock, &topic, &mut log_event)
-                    .map(|_| ()),
+            let (reply, answer) = match request {
+                Request::Subscribe(topic) => (
+                    client
+                        .subscribe(&mut transport, &clock, &topic, &mut on_event)
+                        .map(|_| ()),
+                    true,
+                ),
                 Request::Publish {
                     topic,
                     payload,
                     qos,
+                    answer,
                 } => {
                     let message = Message {
                         topic: &topic,
@@ -152,7 +231,12 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
                         qos,
                         retain: false,
                     };
-                    client.publish_and_wait(&mut transport, &clock, &message, &mut log_event)
+                    let sent =
+                        client.publish_and_wait(&mut transport, &clock, &message, &mut on_event);
+                    if let Err(e) = &sent {
+                        log::warn!(target: "mqtt", "publishing to {topic}: {e}");
+                    }
+                    (sent, answer)
                 }
                 Request::Disconnect => {
                     let _ = client.disconnect(&mut transport);
@@ -160,14 +244,16 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
                     return session.finish(Ok(()));
                 }
             };
-            let _ = session.replies.send(reply, MQTT_REPLY_WAIT);
+            if answer {
+                let _ = session.replies.send(reply, MQTT_REPLY_WAIT);
+            }
         }
         match client.poll(&mut transport, kernel::now_ms()) {
-            Ok(Some(event)) => log_event(event),
+            Ok(Some(event)) => on_event(event),
             Ok(None) => {}
             Err(e) => {
                 log::warn!(target: "mqtt", "connection lost: {e}; reconnecting");
-                match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut log_event)
+                match client.reconnect(&mut open, &mut backoff, &clock, &mut random, &mut on_event)
                 {
                     Ok(fresh) => {
                         transport = fresh;
@@ -242,6 +328,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
                     topic: topic(name)?,
                     payload,
                     qos,
+                    answer: true,
                 },
             )?;
             wait_reply(session)?;
@@ -273,38 +360,28 @@ fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> Com
         credentials: credentials(platform)?,
         host: host.to_string(),
         port,
+        alpn: false,
         client_id: client_id.to_string(),
+        subscriptions: alloc::vec::Vec::new(),
+        sink: &LogSink,
     };
-    let new = |e: kernel::Error| CommandError::Failed(e.to_string());
     let session = {
         let mut slot = platform.mqtt.lock();
         let session: &'static Session = match *slot {
-            Some(session) if session.active.load(Ordering::Acquire) => {
+            Some(session) if session.is_active() => {
                 return Err(CommandError::Failed(String::from(
                     "already connected: 'mqtt disconnect' first",
                 )))
             }
             Some(session) => session,
-            None => Box::leak(Box::new(Session {
-                requests: Queue::new(4).map_err(new)?,
-                replies: Queue::new(1).map_err(new)?,
-                active: AtomicBool::new(false),
-            })),
+            None => Box::leak(Box::new(
+                Session::new().map_err(|e| CommandError::Failed(e.to_string()))?,
+            )),
         };
         *slot = Some(session);
-        // Whatever an earlier task left unanswered or unread is stale now.
-        while session.requests.receive(Duration::ZERO).is_some() {}
-        while session.replies.receive(Duration::ZERO).is_some() {}
-        session.active.store(true, Ordering::Release);
         session
     };
-    if let Err(e) = kernel::spawn("mqtt", MQTT_STACK_WORDS, MQTT_PRIORITY, move || {
-        run(platform, target, session)
-    }) {
-        session.active.store(false, Ordering::Release);
-        return Err(new(e));
-    }
-    wait_reply(session)?;
+    start(platform, target, session).map_err(CommandError::Failed)?;
     writeln!(ctx.out, "mqtt connected to {host}:{port} as {client_id}")?;
     Ok(())
 }
