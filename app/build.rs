@@ -10,6 +10,7 @@ fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
     link_scripts(&root.join("ld"));
     code_signing_certificate(&root);
+    ota_settings(&root);
     println!("cargo:rerun-if-changed=build.rs");
 }
 
@@ -43,6 +44,28 @@ fn code_signing_certificate(root: &Path) {
         Err(_) => "None",
     };
     fs::write(out.join("code_signing.rs"), source).unwrap();
+}
+
+/// The OTA agent's settings text (`src/settings.rs`): `W800_OTA_CONFIG`, else
+/// `certs/ota.conf` when it exists, else empty (the local cloud's defaults), into
+/// `$OUT_DIR/ota.conf`. The firmware parses it; a mistake shows at `aws_ota`.
+fn ota_settings(root: &Path) {
+    const VAR: &str = "W800_OTA_CONFIG";
+    println!("cargo:rerun-if-env-changed={VAR}");
+    let default = root.join("certs/ota.conf");
+    if let Some(path) = [default.clone(), root.join("certs")]
+        .into_iter()
+        .find(|path| path.exists())
+    {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    let text = match env::var_os(VAR) {
+        Some(path) => fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{VAR}={}: {e}", PathBuf::from(&path).display())),
+        None => fs::read_to_string(&default).unwrap_or_default(),
+    };
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    fs::write(out.join("ota.conf"), text).unwrap();
 }
 
 fn link_scripts(ld: &Path) {

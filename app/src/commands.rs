@@ -82,6 +82,12 @@ pub static TABLE: &[Command] = &[
         run: mqtt::mqtt,
     },
     Command {
+        name: "aws_ota",
+        usage: "",
+        help: "start the AWS IoT OTA agent: jobs over MQTT, the file over HTTPS ('ota status')",
+        run: crate::aws_ota::aws_ota,
+    },
+    Command {
         name: "httpc",
         usage: "get <url> [block]",
         help: "download by HTTP Range requests; prints size, rate and SHA-256",

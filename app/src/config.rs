@@ -54,7 +54,7 @@ pub const MQTT_RX_BUF: usize = 6272;
 /// Outgoing packets other than QoS 1 publishes.
 pub const MQTT_TX_BUF: usize = 1024;
 /// QoS 1 publishes awaiting PUBACK, each in a slot of `MQTT_OUTBOX_SLOT` bytes.
-pub const MQTT_IN_FLIGHT: usize = 4;
+pub const MQTT_IN_FLIGHT: usize = 2;
 pub const MQTT_OUTBOX_SLOT: usize = 1024;
 /// Topic filters remembered for subscribing again after a reconnect.
 pub const MQTT_SUBSCRIPTIONS: usize = 8;
@@ -64,10 +64,35 @@ pub const MQTT_TOPIC_MAX: usize = 256;
 /// Requests waiting for the MQTT task.
 pub const MQTT_REQUESTS: u32 = 8;
 pub const MQTT_PAYLOAD_MAX: usize = 512;
-pub const MQTT_STACK_WORDS: u16 = 4096;
+/// The MQTT task runs TLS handshakes (mbedTLS keeps its big numbers on the heap).
+pub const MQTT_STACK_WORDS: u16 = 2560;
 pub const MQTT_PRIORITY: Priority = 4;
 /// How long the shell waits for the MQTT task to carry out a request.
 pub const MQTT_REPLY_WAIT: Duration = Duration::from_secs(30);
+
+// The OTA agent.
+
+/// The agent's file blocks (AWS's default block size), and how many may be in flight between
+/// the download and the flash at once.
+pub const OTA_BLOCK_SIZE: u32 = 4096;
+pub const OTA_BLOCK_BUFFERS: u32 = 2;
+/// Jobs messages waiting for the agent, each in a buffer of `OTA_MESSAGE_MAX` bytes: a job
+/// execution with a 2048-byte presigned URL, its signature and ten status details is under
+/// 4 KB; a longer message is dropped with a warning.
+pub const OTA_MESSAGE_BUFFERS: u32 = 2;
+pub const OTA_MESSAGE_MAX: usize = 4096;
+/// The agent's queue: every block and message buffer, plus the shell's and the timer's.
+pub const OTA_EVENTS: u32 = OTA_BLOCK_BUFFERS + OTA_MESSAGE_BUFFERS + 4;
+/// The agent handles a parsed job document (about 3.4 KB) on its stack.
+pub const OTA_AGENT_STACK_WORDS: u16 = 2560;
+/// Below the download's, so that the download has closed its connection (and freed its TLS
+/// session) by the time the agent closes the file, which lends the xz decoder 61 KB.
+pub const OTA_AGENT_PRIORITY: Priority = 3;
+/// The download task runs TLS handshakes (mbedTLS keeps its big numbers on the heap).
+pub const OTA_DOWNLOAD_STACK_WORDS: u16 = 2048;
+pub const OTA_DOWNLOAD_PRIORITY: Priority = 4;
+/// The longest presigned URL (AWS's limit for `update_data_url`).
+pub const OTA_URL_MAX: usize = 2048;
 
 // HTTP (the file channel).
 

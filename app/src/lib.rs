@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+pub mod aws_ota;
 pub mod boot;
 pub mod commands;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod network;
 pub mod ota;
 pub mod platform;
 pub mod selftest;
+pub mod settings;
 pub mod shell;
 pub mod time;
 

@@ -86,9 +86,10 @@ impl Session {
         self.active.load(Ordering::Acquire)
     }
 
-    /// Hands `request` to the task without waiting; gives it back when the queue is full.
-    pub fn try_send(&self, request: Request) -> Result<(), Request> {
-        self.requests.send(request, Duration::ZERO)
+    /// Hands `request` to the task without waiting; `false` (and the request dropped) when
+    /// the queue is full.
+    pub fn try_send(&self, request: Request) -> bool {
+        self.requests.send(request, Duration::ZERO).is_ok()
     }
 
     /// The task's last word: inactive first, then the reply, so that the shell (at a higher

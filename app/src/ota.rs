@@ -46,6 +46,8 @@ pub struct OtaSupport {
     pub installer: Installer,
     /// The code-signing certificate (PEM with its NUL, or DER).
     pub code_signing: Option<&'static [u8]>,
+    /// The OTA agent's settings text (`crate::settings`).
+    pub settings: &'static str,
 }
 
 impl OtaSupport {
@@ -53,23 +55,25 @@ impl OtaSupport {
     pub const BOOT_STAGE: OtaSupport = OtaSupport {
         installer: Installer::BootStage,
         code_signing: BUILT_IN_CODE_SIGNING_CERT,
+        settings: crate::settings::BUILT_IN,
     };
     /// A board with a bootloader that installs images, with the built-in certificate.
     pub const BOOTLOADER: OtaSupport = OtaSupport {
         installer: Installer::Bootloader,
         code_signing: BUILT_IN_CODE_SIGNING_CERT,
+        settings: crate::settings::BUILT_IN,
     };
 }
 
 /// The xz decoder's memory, on the heap for as long as one check or install takes.
-struct DecoderMemory {
+pub(crate) struct DecoderMemory {
     dict: Vec<u8>,
     probs: Vec<u16>,
 }
 
 impl DecoderMemory {
     /// Fails (rather than aborting) when the heap cannot spare it.
-    fn take() -> Result<DecoderMemory, String> {
+    pub(crate) fn take() -> Result<DecoderMemory, String> {
         let mut dict = Vec::new();
         let mut probs = Vec::new();
         let no_room = |_| {
@@ -85,7 +89,7 @@ impl DecoderMemory {
         Ok(DecoderMemory { dict, probs })
     }
 
-    fn workspace(&mut self) -> Workspace<'_> {
+    pub(crate) fn workspace(&mut self) -> Workspace<'_> {
         Workspace {
             dict: &mut self.dict,
             probs: &mut self.probs,
@@ -93,7 +97,7 @@ impl DecoderMemory {
     }
 }
 
-fn slots(platform: &Platform) -> Result<Slots, String> {
+pub(crate) fn slots(platform: &Platform) -> Result<Slots, String> {
     let table = layout::partition_table(platform)?;
     Slots::from_table(&table).map_err(|e| e.to_string())
 }
@@ -164,9 +168,9 @@ pub fn boot_stage(platform: &Platform) {
 }
 
 /// The signature check of a file with the firmware's code-signing certificate.
-struct CodeSigning {
-    certificate: Option<&'static [u8]>,
-    digest: Sha256,
+pub(crate) struct CodeSigning {
+    pub(crate) certificate: Option<&'static [u8]>,
+    pub(crate) digest: Sha256,
 }
 
 impl ImageSignature for CodeSigning {
@@ -187,7 +191,11 @@ impl ImageSignature for CodeSigning {
 /// `ota [status] | verify <signature> | activate`.
 pub fn command(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     match args {
-        [] | ["status"] => status(ctx),
+        [] | ["status"] => {
+            status(ctx)?;
+            crate::aws_ota::agent_status(ctx)
+        }
+        ["abort"] => crate::aws_ota::abort(ctx),
         ["verify", signature] => verify(ctx, signature),
         ["activate"] => activate(ctx),
         _ => Err(CommandError::Usage),

@@ -27,8 +27,12 @@ pub struct Platform {
     pub credentials: Option<TlsCredentials>,
     /// The credentials parsed by mbedTLS, once a TLS connection needed them.
     pub tls: &'static Mutex<Option<&'static Credentials>>,
+    /// The HTTPS server's trust anchor parsed by mbedTLS, when the board has its own for it.
+    pub https_tls: &'static Mutex<Option<&'static Credentials>>,
     /// The shell's channel to the MQTT task, made at the first `mqtt connect`.
     pub mqtt: &'static Mutex<Option<&'static crate::mqtt::Session>>,
+    /// The OTA agent, once `aws_ota` started it.
+    pub aws_ota: &'static Mutex<Option<&'static crate::aws_ota::OtaService>>,
     /// Who installs OTA images, and the certificate they are checked against.
     pub ota: OtaSupport,
 }
@@ -113,7 +117,9 @@ impl Platform {
             station: shared(None)?,
             credentials,
             tls: shared(None)?,
+            https_tls: shared(None)?,
             mqtt: shared(None)?,
+            aws_ota: shared(None)?,
             ota,
         })))
     }

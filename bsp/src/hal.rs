@@ -228,4 +228,8 @@ pub trait Wifi: Send {
 pub struct TlsCredentials {
     pub root_ca: &'static [u8],
     pub device: Option<(&'static [u8], &'static [u8])>,
+    /// The HTTPS (file) server's root CA when it differs from the MQTT server's: on AWS, the
+    /// S3 chain's root rather than Amazon Root CA 1. One bundle file with several roots also
+    /// works for both.
+    pub https_root_ca: Option<&'static [u8]>,
 }

@@ -15,6 +15,9 @@ fn main() {
         });
     let ota = OtaSupport {
         code_signing: board.code_signing.or(OtaSupport::BOOT_STAGE.code_signing),
+        settings: board
+            .ota_settings
+            .unwrap_or(OtaSupport::BOOT_STAGE.settings),
         ..OtaSupport::BOOT_STAGE
     };
     let platform = app::Platform::new_with_wifi(

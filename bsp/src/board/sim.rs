@@ -51,6 +51,11 @@ pub struct SimOptions {
     /// The certificate OTA files are checked against (`--code-signing FILE`, PEM), instead
     /// of the one built into the firmware.
     pub code_signing: Option<PathBuf>,
+    /// The HTTPS server's root CA (`--https-ca FILE`, PEM), when it differs from `--ca`.
+    pub https_ca: Option<PathBuf>,
+    /// The OTA agent's settings (`--config FILE`: endpoint, port, alpn, thing), instead of
+    /// those built into the firmware.
+    pub config: Option<PathBuf>,
     /// Every argument, to re-execute with after a reset.
     pub args: Vec<OsString>,
 }
@@ -70,6 +75,8 @@ impl SimOptions {
             cert: None,
             key: None,
             code_signing: None,
+            https_ca: None,
+            config: None,
             args: Vec::new(),
         };
         let mut rest = args.iter().skip(1);
@@ -85,6 +92,8 @@ impl SimOptions {
                 Some("--cert") => options.cert = Some(PathBuf::from(value()?)),
                 Some("--key") => options.key = Some(PathBuf::from(value()?)),
                 Some("--code-signing") => options.code_signing = Some(PathBuf::from(value()?)),
+                Some("--https-ca") => options.https_ca = Some(PathBuf::from(value()?)),
+                Some("--config") => options.config = Some(PathBuf::from(value()?)),
                 Some("--impair") => {
                     options.impairment = ImpairConfig::parse(value()?)
                         .map_err(|e| SimError::Impairment(e.to_string()))?;
@@ -128,7 +137,7 @@ impl fmt::Display for SimError {
             SimError::Usage => write!(
                 f,
                 "usage: w800-sim [--flash FILE] [--tap NAME] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
-                 [--ca FILE] [--cert FILE --key FILE] [--code-signing FILE]"
+                 [--ca FILE] [--cert FILE --key FILE] [--code-signing FILE] [--https-ca FILE] [--config FILE]"
             ),
             SimError::Impairment(e) => write!(f, "--impair: {e}"),
             SimError::Tap(name, e) => write!(f, "TAP device {name}: {e}"),
@@ -160,6 +169,8 @@ pub struct SimBoard {
     /// The code-signing certificate (PEM with a NUL, as mbedTLS parses it), when
     /// `--code-signing` was given.
     pub code_signing: Option<&'static [u8]>,
+    /// The OTA agent's settings text, when `--config` was given.
+    pub ota_settings: Option<&'static str>,
     /// Whether this run created the flash file (a first power-on).
     pub flash_created: bool,
 }
@@ -184,6 +195,14 @@ impl SimBoard {
             }
             None => None,
         };
+        let ota_settings = match &options.config {
+            Some(path) => Some(&*Box::leak(
+                std::fs::read_to_string(path)
+                    .map_err(|e| SimError::Credentials(path.clone(), e))?
+                    .into_boxed_str(),
+            )),
+            None => None,
+        };
         let last = std::env::var(RESET_REASON_ENV)
             .ok()
             .and_then(|v| v.parse::<u8>().ok())
@@ -202,6 +221,7 @@ impl SimBoard {
             wifi,
             credentials,
             code_signing,
+            ota_settings,
             flash_created,
         })
     }
@@ -227,9 +247,14 @@ fn load_credentials(options: &SimOptions) -> Result<Option<TlsCredentials>, SimE
         (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
         _ => None,
     };
+    let https_root_ca = match &options.https_ca {
+        Some(path) => Some(read(path)?),
+        None => None,
+    };
     Ok(Some(TlsCredentials {
         root_ca: read(ca)?,
         device,
+        https_root_ca,
     }))
 }
 

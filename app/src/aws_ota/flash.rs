@@ -1,0 +1,132 @@
+//! The agent's platform port over `bsp::ota`'s platform layer: the file goes into `app_ota`
+//! block by block, its header last; `close_file` checks it (header rules, CRC, the ECDSA
+//! signature with the built-in code-signing certificate, a dry-run decode) and stages it, and
+//! `activate` restarts into it.
+
+use crate::ota::{CodeSigning, DecoderMemory};
+use crate::platform::Platform;
+use bsp::format::image::ImageHeaderRepr;
+use bsp::hal::ResetReason;
+use bsp::ota::pal::{self, IncomingFile};
+use bsp::ota::{OtaError, Slots};
+use net::digest::Sha256;
+use ota_agent::ports;
+use ota_agent::reason::{Reason, ReasonCode};
+use ota_agent::version::Version;
+
+pub struct FlashPlatform {
+    platform: &'static Platform,
+    slots: Slots,
+    file: Option<IncomingFile>,
+    running: Version,
+}
+
+impl FlashPlatform {
+    pub fn new(platform: &'static Platform, slots: Slots, running: Version) -> FlashPlatform {
+        FlashPlatform {
+            platform,
+            slots,
+            file: None,
+            running,
+        }
+    }
+}
+
+/// The agent's reason for a platform-layer error.
+fn reason(error: OtaError) -> Reason {
+    let code = match error {
+        OtaError::Flash(_) | OtaError::ReadBack { .. } | OtaError::NoPartition(_) => {
+            ReasonCode::Flash
+        }
+        OtaError::TooLarge { .. } => ReasonCode::Oversize,
+        OtaError::Signature(_) => ReasonCode::Signature,
+        _ => ReasonCode::Image,
+    };
+    Reason::with(code, format_args!("{error}"))
+}
+
+impl ports::Platform for FlashPlatform {
+    fn capacity(&self) -> u32 {
+        self.slots.file_capacity()
+    }
+
+    fn create_file(&mut self, size: u32) -> Result<(), Reason> {
+        self.file = None;
+        let mut flash = self.platform.flash.lock();
+        self.file = Some(pal::create_file(&mut *flash, &self.slots, size).map_err(reason)?);
+        Ok(())
+    }
+
+    fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| Reason::with(ReasonCode::Flash, format_args!("no file open")))?;
+        let mut flash = self.platform.flash.lock();
+        pal::write_block(&mut *flash, &self.slots, file, offset, data).map_err(reason)
+    }
+
+    fn file_version(&mut self) -> Result<Option<Version>, Reason> {
+        let Some(header) = self.file.as_ref().and_then(IncomingFile::header) else {
+            return Ok(None);
+        };
+        let header = ImageHeaderRepr::parse_bytes(header)
+            .map_err(|e| Reason::with(ReasonCode::Image, format_args!("header: {e}")))?;
+        Version::new(header.version.as_str())
+            .map(Some)
+            .ok_or_else(|| {
+                Reason::with(
+                    ReasonCode::Image,
+                    format_args!("version {:?} is not comparable", header.version.as_str()),
+                )
+            })
+    }
+
+    fn close_file(&mut self, signature: &[u8]) -> Result<(), Reason> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Reason::with(ReasonCode::Flash, format_args!("no file open")))?;
+        let mut memory = DecoderMemory::take()
+            .map_err(|e| Reason::with(ReasonCode::Image, format_args!("{e}")))?;
+        let check = CodeSigning {
+            certificate: self.platform.ota.code_signing,
+            digest: Sha256::new(),
+        };
+        let started = kernel::now_ms();
+        let mut flash = self.platform.flash.lock();
+        let staged = pal::close_file(
+            &mut *flash,
+            &self.slots,
+            file,
+            signature,
+            check,
+            &mut memory.workspace(),
+        )
+        .map_err(reason)?;
+        log::info!(
+            target: "ota",
+            "staged {}: file {} bytes, image {} bytes, checked in {} ms",
+            staged.file.version.as_str(),
+            staged.file_len,
+            staged.inner.img_len,
+            kernel::now_ms().wrapping_sub(started)
+        );
+        Ok(())
+    }
+
+    fn abort(&mut self) -> Result<(), Reason> {
+        self.file = None;
+        let mut flash = self.platform.flash.lock();
+        pal::abort_file(&mut *flash, &self.slots).map_err(reason)
+    }
+
+    fn running_version(&self) -> Version {
+        self.running.clone()
+    }
+
+    fn activate(&mut self) -> Result<(), Reason> {
+        log::info!(target: "ota", "activating the new image: restarting");
+        self.platform.reset.reset(ResetReason::Ota)
+    }
+}
