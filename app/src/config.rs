@@ -86,7 +86,7 @@ pub const OTA_EVENTS: u32 = OTA_BLOCK_BUFFERS + OTA_MESSAGE_BUFFERS + 4;
 /// The agent handles a parsed job document (about 3.4 KB) on its stack.
 pub const OTA_AGENT_STACK_WORDS: u16 = 2560;
 /// Below the download's, so that the download has closed its connection (and freed its TLS
-/// session) by the time the agent closes the file, which lends the xz decoder 61 KB.
+/// session) by the time the agent closes the file, which lends the xz decoder 49 KB.
 pub const OTA_AGENT_PRIORITY: Priority = 3;
 /// The download task runs TLS handshakes (mbedTLS keeps its big numbers on the heap).
 pub const OTA_DOWNLOAD_STACK_WORDS: u16 = 2048;

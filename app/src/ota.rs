@@ -78,8 +78,9 @@ impl DecoderMemory {
         let mut probs = Vec::new();
         let no_room = |_| {
             format!(
-                "no room for the xz decoder ({} bytes)",
-                xz::DICT_SIZE_MAX + 2 * xz::PROBS_LEN
+                "no room for the xz decoder ({} bytes; {} free)",
+                xz::DICT_SIZE_MAX + 2 * xz::PROBS_LEN,
+                kernel::heap_stats().free
             )
         };
         dict.try_reserve_exact(xz::DICT_SIZE_MAX).map_err(no_room)?;

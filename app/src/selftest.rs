@@ -1,5 +1,5 @@
 //! `selftest`: checks, on the board it runs on, what the firmware stands on: the kernel's
-//! tasks, queues, timers and mutexes, atomics and floating point across task switches, the
+//! tasks, queues, timers (and their names) and mutexes, atomics and floating point across task switches, the
 //! allocator, the flash rules, and the image checks' cryptography (SHA-256, ECDSA P-256
 //! through mbedTLS) against known answers. In the sim that is FreeRTOS's POSIX port; on QEMU our
 //! C-SKY port on the real instruction set.
@@ -50,6 +50,10 @@ const CHECKS: &[Check] = &[
     Check {
         name: "timer one-shot and periodic",
         run: timers,
+    },
+    Check {
+        name: "timer names outlive their creation",
+        run: timer_names,
     },
     Check {
         name: "atomics shared by tasks",
@@ -316,6 +320,34 @@ fn timers(_: &'static Platform) -> Outcome {
     let after = fifth.wrapping_sub(start);
     ensure((50..1000).contains(&after), || {
         format!("five 10 ms periods took {after} ms")
+    })
+}
+
+/// Fills a frame of the stack with a pattern, where earlier calls had theirs.
+#[inline(never)]
+fn scribble_on_the_stack() -> u8 {
+    let frame = core::hint::black_box([0xA5u8; 512]);
+    frame[usize::from(frame[0]) % frame.len()]
+}
+
+/// FreeRTOS keeps the pointer to a timer's name, not a copy: the name must still read back
+/// after other calls have reused the stack the timer was created from.
+fn timer_names(_: &'static Platform) -> Outcome {
+    let names = ["st-name-one", "st-name-two"];
+    let timers = names
+        .iter()
+        .map(|name| Timer::new(name, ms(1000), false, || {}).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<Timer>, String>>()?;
+    core::hint::black_box(scribble_on_the_stack());
+    let third = Timer::new("st-name-three", ms(1000), false, || {}).map_err(|e| e.to_string())?;
+    core::hint::black_box(scribble_on_the_stack());
+    for (timer, name) in timers.iter().zip(names).chain([(&third, "st-name-three")]) {
+        ensure(timer.name() == name, || {
+            format!("timer {name:?} reads back as {:?}", timer.name())
+        })?;
+    }
+    ensure(!kernel::in_isr(), || {
+        "a task reads as interrupt context".to_string()
     })
 }
 

@@ -6,46 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{make_pki, temp_flash, workspace, Session};
-
-/// A private test network, removed on drop.
-struct TestNet {
-    name: String,
-}
-
-impl TestNet {
-    fn up(tag: &str) -> TestNet {
-        let name = format!("{tag}{}", std::process::id() % 100_000);
-        let status = Command::new(workspace().join("scripts/testnet"))
-            .args(["up", "--name", &name])
-            .status()
-            .expect("run scripts/testnet");
-        assert!(
-            status.success(),
-            "scripts/testnet up failed (needs root and iproute2)"
-        );
-        TestNet { name }
-    }
-
-    /// The sim, inside the network, its radio on the network's TAP device.
-    fn sim(&self, flash: &Path, extra: &[&str]) -> Command {
-        let mut command = Command::new(workspace().join("scripts/testnet"));
-        command
-            .args(["exec", "--name", &self.name, "--"])
-            .arg(env!("CARGO_BIN_EXE_w800-sim"))
-            .arg("--flash")
-            .arg(flash)
-            .args(["--tap", "w800tap"])
-            .args(extra)
-            .env_remove("W800_SIM_RESET_REASON");
-        command
-    }
-
-    /// Runs the sim inside the network with `input` as its console; returns its output.
-    fn run_sim(&self, flash: &Path, extra: &[&str], input: &str) -> String {
-        support::run_to_end(self.sim(flash, extra), input, Duration::from_secs(90))
-    }
-}
+use support::{in_net, make_pki, temp_flash, workspace, Session, TestNet};
 
 /// A mosquitto broker with mutual TLS inside a test network, stopped on drop: port 8883 with
 /// the EC server certificate, 8884 with the RSA one (under the RSA root).
@@ -103,29 +64,6 @@ impl Drop for Broker {
         if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
-    }
-}
-
-/// Runs a command inside the test network and returns its stdout.
-fn in_net(net: &TestNet, program: &str, args: &[&str]) -> String {
-    let out = Command::new(workspace().join("scripts/testnet"))
-        .args(["exec", "--name", &net.name, "--", program])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-impl Drop for TestNet {
-    fn drop(&mut self) {
-        let _ = Command::new(workspace().join("scripts/testnet"))
-            .args(["down", "--name", &self.name])
-            .status();
     }
 }
 

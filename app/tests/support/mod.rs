@@ -116,6 +116,15 @@ impl Session {
         writeln!(self.stdin, "{line}").expect("type into the sim");
     }
 
+    /// Everything printed so far (what has arrived is read first).
+    pub fn printed(&mut self) -> &str {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        &self.seen
+    }
+
     /// Waits until a line containing `text` appears; returns it.
     pub fn expect(&mut self, text: &str, wait: Duration) -> String {
         let deadline = Instant::now() + wait;
@@ -142,5 +151,67 @@ impl Drop for Session {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A private test network, removed on drop.
+pub struct TestNet {
+    pub name: String,
+}
+
+impl TestNet {
+    pub fn up(tag: &str) -> TestNet {
+        let name = format!("{tag}{}", std::process::id() % 100_000);
+        let status = Command::new(workspace().join("scripts/testnet"))
+            .args(["up", "--name", &name])
+            .status()
+            .expect("run scripts/testnet");
+        assert!(
+            status.success(),
+            "scripts/testnet up failed (needs root and iproute2)"
+        );
+        TestNet { name }
+    }
+
+    /// The sim, inside the network, its radio on the network's TAP device.
+    pub fn sim(&self, flash: &Path, extra: &[&str]) -> Command {
+        let mut command = Command::new(workspace().join("scripts/testnet"));
+        command
+            .args(["exec", "--name", &self.name, "--"])
+            .arg(env!("CARGO_BIN_EXE_w800-sim"))
+            .arg("--flash")
+            .arg(flash)
+            .args(["--tap", "w800tap"])
+            .args(extra)
+            .env_remove("W800_SIM_RESET_REASON");
+        command
+    }
+
+    /// Runs the sim inside the network with `input` as its console; returns its output.
+    pub fn run_sim(&self, flash: &Path, extra: &[&str], input: &str) -> String {
+        run_to_end(self.sim(flash, extra), input, Duration::from_secs(90))
+    }
+}
+
+/// Runs a command inside the test network and returns its stdout.
+pub fn in_net(net: &TestNet, program: &str, args: &[&str]) -> String {
+    let out = Command::new(workspace().join("scripts/testnet"))
+        .args(["exec", "--name", &net.name, "--", program])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace().join("scripts/testnet"))
+            .args(["down", "--name", &self.name])
+            .status();
     }
 }

@@ -93,7 +93,7 @@ impl Slots {
 /// The sector at the end of `app_ota` that holds the update record.
 pub const RECORD_SECTOR: u32 = ptable::SECTOR_SIZE;
 
-/// The xz decoder's memory, lent by the caller for one check or install (about 61 KB: a
+/// The xz decoder's memory, lent by the caller for one check or install (about 49 KB: a
 /// 32 KiB dictionary and the LZMA probabilities), so that nothing in here allocates. After
 /// its dry run, [`pal::close_file`] may use the dictionary as a buffer for two flash sectors.
 pub struct Workspace<'w> {

@@ -127,6 +127,8 @@ pub struct FileServer {
     faults: Arc<Faults>,
     tls: Arc<ServerConfig>,
     connections: AtomicUsize,
+    /// Numbers the connections in the request log.
+    connection_count: AtomicUsize,
 }
 
 /// How a response ended, which decides what happens to the connection.
@@ -151,6 +153,7 @@ impl FileServer {
             faults,
             tls,
             connections: AtomicUsize::new(0),
+            connection_count: AtomicUsize::new(0),
         }
     }
 
@@ -188,6 +191,7 @@ impl FileServer {
         tcp.set_nodelay(true)?;
         let connection = ServerConnection::new(Arc::clone(&self.tls)).map_err(io::Error::other)?;
         let mut stream = StreamOwned::new(connection, tcp);
+        let number = self.connection_count.fetch_add(1, Ordering::AcqRel) + 1;
         // Bytes read past the end of the previous request head.
         let mut received = Vec::new();
         loop {
@@ -198,6 +202,14 @@ impl FileServer {
             received.drain(..head_length);
             let (sent, keep_alive) = match request {
                 Some(request) => {
+                    // The request log (stderr, the service's log): what a device fetched,
+                    // by connection, for tests that count requests and bytes.
+                    eprintln!(
+                        "files: request connection={number} {} {} range={}",
+                        request.method,
+                        request.target.split('?').next().unwrap_or_default(),
+                        request.header("range").unwrap_or("-")
+                    );
                     let keep_alive = request.keeps_alive();
                     (self.respond(&mut stream, &request, keep_alive)?, keep_alive)
                 }

@@ -17,8 +17,10 @@ const STATES: usize = 12;
 const LITERAL_STATES: usize = 7;
 /// Position contexts: `pb <= 4` bits of the position.
 const POS_STATES_MAX: usize = 1 << 4;
-/// Literal contexts: `lc + lp <= 4` bits of previous byte and position, which LZMA2 requires.
-const LITERAL_CONTEXTS_MAX: usize = 1 << 4;
+/// Literal contexts: `lc + lp <= 3` bits of previous byte and position. LZMA2 allows 4, but
+/// the W800 SDK's packer and every xz preset use lc=3, lp=0, and each bit more doubles the
+/// literal probabilities (12 KB of heap for a bit no W800 image uses).
+const LITERAL_CONTEXTS_MAX: usize = 1 << 3;
 /// Probabilities of one literal context: a plain 8-bit tree (0x100) and the two trees that
 /// follow while the bits agree with the match byte (0x200).
 const LITERAL_CODER_LEN: usize = 0x300;
@@ -65,7 +67,7 @@ const MATCH_LEN: usize = ALIGN + (1 << ALIGN_BITS);
 const REP_LEN: usize = MATCH_LEN + LEN_PROBS;
 const LITERAL: usize = REP_LEN + LEN_PROBS;
 
-/// Number of probabilities for the largest literal context count LZMA2 allows.
+/// Number of probabilities for the largest literal context count the decoder takes.
 pub(super) const PROBS_LEN: usize = LITERAL + LITERAL_CODER_LEN * LITERAL_CONTEXTS_MAX;
 
 /// All adaptive probabilities of the decoder.
@@ -226,7 +228,7 @@ impl Lzma {
         let lc = u32::from(props % 9);
         let lp = u32::from(props / 9 % 5);
         let pb = u32::from(props / 45);
-        if lc + lp > 4 {
+        if lc + lp > 3 {
             return Err(Error::LzmaProperties { props });
         }
         self.lc = lc;
@@ -328,7 +330,7 @@ impl Lzma {
         probs: &mut Probabilities,
     ) {
         let previous = u32::from(dict.get(0));
-        // `lc + lp <= 4`, so the context is below `LITERAL_CONTEXTS_MAX`.
+        // `lc + lp <= 3`, so the context is below `LITERAL_CONTEXTS_MAX`.
         let context =
             ((dict.position() & self.lp_mask) << self.lc) + (previous >> (8 - self.lc)) as usize;
         let start = LITERAL + context * LITERAL_CODER_LEN;

@@ -46,7 +46,7 @@ use super::crc::JamCrc;
 /// Largest LZMA2 dictionary the W800 bootloader's decoder is built for.
 pub const DICT_SIZE_MAX: usize = 1 << 15;
 
-/// Number of u16 LZMA probabilities the decoder needs (lc + lp <= 4, as LZMA2 requires).
+/// Number of u16 LZMA probabilities the decoder needs (lc + lp <= 3: see `lzma`).
 pub const PROBS_LEN: usize = lzma::PROBS_LEN;
 
 /// Check ID (section 2.1.1.2) of no integrity check. The decoder supports it.
@@ -150,7 +150,8 @@ pub enum Error {
     MissingDictionaryReset { control: u8 },
     /// An LZMA chunk after a dictionary reset does not set new properties.
     MissingProperties { control: u8 },
-    /// The LZMA properties byte is invalid or has lc + lp > 4.
+    /// The LZMA properties byte is invalid or has lc + lp > 3 (LZMA2 allows 4; W800 images and
+    /// xz's presets use 3).
     LzmaProperties { props: u8 },
     /// An LZMA chunk's range coder does not start with a zero byte.
     RangeCoderInit { byte: u8 },

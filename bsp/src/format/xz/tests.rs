@@ -726,6 +726,14 @@ fn lzma2_errors() {
         decode(&lzma_chunk(1, 13, &[0; 5])),
         Error::LzmaProperties { props: 13 }
     );
+    // lc = 3, lp = 1 (LZMA2 allows it) and lc = 4, lp = 0: lc + lp = 4, which W800 images
+    // never use and the decoder's probabilities have no room for.
+    for props in [12, 4] {
+        assert_eq!(
+            decode(&lzma_chunk(1, props, &[0; 5])),
+            Error::LzmaProperties { props }
+        );
+    }
     assert_eq!(
         decode(&lzma_chunk(1, 225, &[0; 5])),
         Error::LzmaProperties { props: 225 }

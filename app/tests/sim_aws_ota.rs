@@ -1,0 +1,350 @@
+//! `aws_ota` end to end on the sim against the local AWS IoT stand-in (scripts/cloud: mosquitto
+//! with mutual TLS, the Jobs MQTT API, an S3-style presigned HTTPS file server) in the sim's
+//! test network: the job over MQTT, the file over HTTPS, staging, the reboot, the self-test,
+//! and the job's end state as the cloud records it.
+
+mod support;
+
+use bsp::format::image::Version;
+use bsp::format::ptable::PartitionTableRepr;
+use bsp::sample::app_binary;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::{make_pki, temp_flash, workspace, Session, TestNet};
+use w800_tool::images::{self, OtaOverrides, PackSettings};
+
+/// How long a job may take to reach its end state.
+const JOB_WAIT: Duration = Duration::from_secs(60);
+/// How long a step at the shell may take.
+const STEP: Duration = Duration::from_secs(30);
+
+/// A test network with the local cloud in it.
+struct Lab {
+    net: TestNet,
+    dir: PathBuf,
+    pki: PathBuf,
+}
+
+impl Lab {
+    fn up(tag: &str) -> Lab {
+        let net = TestNet::up(tag);
+        let dir = temp_flash(tag).parent().unwrap().to_path_buf();
+        let pki = make_pki(&dir);
+        let lab = Lab { net, dir, pki };
+        lab.cloud(&["up"]);
+        lab
+    }
+
+    /// Runs `scripts/cloud` with this lab's settings; its standard output.
+    fn cloud(&self, args: &[&str]) -> String {
+        let out = Command::new(workspace().join("scripts/cloud"))
+            .args(args)
+            .env("CLOUD_TESTNET", &self.net.name)
+            .env("CLOUD_DIR", self.dir.join("cloud"))
+            .env("CLOUD_PKI_DIR", &self.pki)
+            .output()
+            .expect("run scripts/cloud");
+        assert!(
+            out.status.success(),
+            "scripts/cloud {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.pki.join(name).display().to_string()
+    }
+
+    /// Queues an OTA job for `image`, signed with `sign_key` (the code-signing key unless
+    /// given).
+    fn create_job(&self, job: &str, image: &Path, sign_key: Option<&str>) {
+        let key = sign_key.map_or_else(|| self.file("code-signing.key"), str::to_owned);
+        self.cloud(&[
+            "create-ota-job",
+            "--thing",
+            "w800-demo-1",
+            "--file",
+            &image.display().to_string(),
+            "--sign-key",
+            &key,
+            "--job-id",
+            job,
+        ]);
+    }
+
+    /// The execution's status and `reason` once it is no longer QUEUED or IN_PROGRESS.
+    fn wait_for_end(&self, job: &str, sim: &mut Session) -> (String, String) {
+        let deadline = Instant::now() + JOB_WAIT;
+        loop {
+            let text = self.cloud(&["describe-job", job]);
+            let status = json_string(&text, "\"status\": \"").unwrap_or_default();
+            if status != "QUEUED" && status != "IN_PROGRESS" {
+                return (
+                    status,
+                    json_string(&text, "\"reason\": \"").unwrap_or_default(),
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {job} still {status}:\n{text}\nthe sim printed:\n{}",
+                sim.printed()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// The file server's request log lines for the object of `job`: `(connection, range)`.
+    fn requests(&self, job: &str) -> Vec<(String, String)> {
+        let text = self.cloud(&["describe-job", job]);
+        let url = json_string(&text, "s3-presigned-url:").unwrap_or_default();
+        let key = url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('}');
+        let log = std::fs::read_to_string(self.dir.join("cloud/cloud-svc.log")).unwrap();
+        log.lines()
+            .filter(|line| line.starts_with("files: request") && line.contains(key))
+            .map(|line| {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|word| word.strip_prefix(name))
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (field("connection="), field("range="))
+            })
+            .collect()
+    }
+
+    /// The sim on the lab's network with the test PKI's device identity.
+    fn sim(&self, flash: &Path, extra: &[&str]) -> Session {
+        let (ca, cert, key, signing) = (
+            self.file("ca.crt"),
+            self.file("w800-demo-1.crt"),
+            self.file("w800-demo-1.key"),
+            self.file("code-signing.crt"),
+        );
+        let mut args = vec![
+            "--ca",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--code-signing",
+            &signing,
+        ];
+        args.extend_from_slice(extra);
+        Session::start(self.net.sim(flash, &args))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace().join("scripts/cloud"))
+            .arg("down")
+            .env("CLOUD_TESTNET", &self.net.name)
+            .env("CLOUD_DIR", self.dir.join("cloud"))
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The JSON string after the first `prefix` in `text` (escapes are not expected here).
+fn json_string(text: &str, prefix: &str) -> Option<String> {
+    let rest = &text[text.find(prefix)? + prefix.len()..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// An `_ota.img` for `app` of version `version`, `size` bytes of firmware, in `dir`.
+fn ota_file(dir: &Path, version: &str, size: usize) -> PathBuf {
+    let table = PartitionTableRepr::with_ota();
+    let settings = PackSettings {
+        table: table.clone(),
+        partition: "app".into(),
+        version: Version::new(version).unwrap(),
+        upd_no: 0,
+    };
+    let img = images::pack(&app_binary(7, size), &settings).unwrap();
+    let ota = images::pack_ota(&img, &table, OtaOverrides::default()).unwrap();
+    let path = dir.join(format!("{version}-{size}_ota.img"));
+    std::fs::write(&path, ota).unwrap();
+    path
+}
+
+/// Joins the network, sets the clock and starts the agent.
+fn start_agent(sim: &mut Session) {
+    sim.send("wifi init");
+    sim.send("wifi connect 61test 12345678");
+    sim.expect("sta got ip", STEP);
+    sim.send("ntp start");
+    sim.expect("local time:", STEP);
+    sim.send("aws_ota");
+    sim.expect("aws_ota: agent started", STEP);
+}
+
+#[test]
+fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
+    let lab = Lab::up("o");
+    let flash = lab.dir.join("flash.bin");
+    let image = ota_file(&lab.dir, "0.2.0", 300_000);
+    lab.create_job("v2", &image, None);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    // The sim restarts itself (same process, same console) and installs the image.
+    sim.expect("installed 0.2.0", STEP);
+    sim.expect("app image ver 0.2.0", STEP);
+    start_agent(&mut sim);
+    sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
+    assert_eq!(
+        lab.wait_for_end("v2", &mut sim),
+        ("SUCCEEDED".to_owned(), "accepted 0.2.0".to_owned())
+    );
+    sim.send("ota status");
+    sim.expect("app:     0.2.0", STEP);
+    // One open-ended Range request per connection, from the start.
+    let requests = lab.requests("v2");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].1, "bytes=0-");
+}
+
+#[test]
+fn refused_files_end_failed_with_their_reason_and_v1_keeps_running() {
+    let lab = Lab::up("f");
+    let flash = lab.dir.join("flash.bin");
+    let newer = ota_file(&lab.dir, "0.2.0", 120_000);
+    let same = ota_file(&lab.dir, "0.1.0", 120_000);
+    // A file larger than app_ota (less its record sector): refused before anything is erased.
+    let capacity = images::ota_file_capacity(&PartitionTableRepr::with_ota()).unwrap();
+    let oversize = lab.dir.join("oversize_ota.img");
+    std::fs::write(&oversize, vec![0x5A; capacity + 1]).unwrap();
+    // The jobs run in the order they were queued.
+    lab.create_job("flipped", &newer, None);
+    lab.create_job(
+        "foreign-signature",
+        &newer,
+        Some(&lab.file("foreign-ca.key")),
+    );
+    lab.create_job("not-newer", &same, None);
+    lab.create_job("oversize", &oversize, None);
+    // The file server flips one byte of the first download.
+    lab.cloud(&["fault", "flip-byte", "10000", "--times", "1"]);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    let expect = [
+        ("flipped", "image"),
+        ("foreign-signature", "signature"),
+        ("not-newer", "version-not-newer"),
+        ("oversize", "oversize"),
+    ];
+    for (job, reason) in expect {
+        let (status, why) = lab.wait_for_end(job, &mut sim);
+        assert_eq!(status, "FAILED", "{job}: {why}");
+        assert!(why.starts_with(reason), "{job}: {why}");
+    }
+    sim.send("ota status");
+    sim.expect("app:     0.1.0", STEP);
+    // Nothing the bootloader would install is left in app_ota.
+    sim.expect("app_ota: no image", STEP);
+}
+
+#[test]
+fn a_cut_download_resumes_and_an_expired_url_is_refreshed() {
+    let lab = Lab::up("r");
+    let flash = lab.dir.join("flash.bin");
+    let image = ota_file(&lab.dir, "0.2.0", 300_000);
+    // The first URL expires within a second or two; the connection is cut once, mid-file, so
+    // the resume (a second later) finds its URL expired and asks for the document again.
+    lab.cloud(&["fault", "cut-after", "50000", "--times", "1"]);
+    lab.cloud(&["fault", "url-expiry", "1", "--times", "1"]);
+    lab.create_job("resume", &image, None);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    sim.expect("installed 0.2.0", STEP);
+    start_agent(&mut sim);
+    assert_eq!(lab.wait_for_end("resume", &mut sim).0, "SUCCEEDED");
+    let requests = lab.requests("resume");
+    let starts: Vec<u64> = requests
+        .iter()
+        .map(|(_, range)| {
+            range
+                .trim_start_matches("bytes=")
+                .trim_end_matches('-')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(starts.first(), Some(&0), "{requests:?}");
+    // Each resume starts at most one block before where the cut came: nothing is fetched
+    // twice beyond a block.
+    let resumes: Vec<u64> = starts.iter().copied().filter(|start| *start > 0).collect();
+    assert!(!resumes.is_empty(), "{requests:?}");
+    assert!(
+        resumes
+            .iter()
+            .all(|start| *start % 4096 == 0 && *start + 4096 > 50_000 - 4096),
+        "{requests:?}"
+    );
+    // One request per connection.
+    let mut connections: Vec<&String> = requests.iter().map(|(c, _)| c).collect();
+    connections.dedup();
+    assert_eq!(connections.len(), requests.len(), "{requests:?}");
+}
+
+#[test]
+fn a_canceled_job_is_aborted_and_the_next_one_runs() {
+    let lab = Lab::up("c");
+    let flash = lab.dir.join("flash.bin");
+    let image = ota_file(&lab.dir, "0.2.0", 300_000);
+    // The first download stalls after 60 KB: the job is canceled while it waits.
+    lab.cloud(&["fault", "stall-after", "60000", "--times", "1"]);
+    lab.create_job("canceled", &image, None);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("download 1: bytes 0-", STEP);
+    std::thread::sleep(Duration::from_secs(2));
+    lab.create_job("next", &image, None);
+    lab.cloud(&["cancel-job", "canceled", "--force"]);
+    assert_eq!(lab.wait_for_end("canceled", &mut sim).0, "CANCELED");
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    sim.expect("installed 0.2.0", STEP);
+    start_agent(&mut sim);
+    assert_eq!(lab.wait_for_end("next", &mut sim).0, "SUCCEEDED");
+}
+
+#[test]
+fn an_rsa_device_key_and_a_separate_https_trust_anchor_work() {
+    let lab = Lab::up("k");
+    let flash = lab.dir.join("flash.bin");
+    let image = ota_file(&lab.dir, "0.2.0", 100_000);
+    lab.create_job("rsa", &image, None);
+    let (cert, key) = (
+        lab.file("w800-demo-1-rsa.crt"),
+        lab.file("w800-demo-1-rsa.key"),
+    );
+    // The file server is not under the foreign root: with it as the HTTPS anchor the download
+    // is refused, which shows the MQTT session uses its own anchor.
+    let foreign = lab.file("foreign-ca.crt");
+    let mut sim = lab.sim(
+        &flash,
+        &["--cert", &cert, "--key", &key, "--https-ca", &foreign],
+    );
+    start_agent(&mut sim);
+    sim.expect("not signed by the configured root CA", JOB_WAIT);
+    sim.send("ota abort");
+    assert_eq!(lab.wait_for_end("rsa", &mut sim).1, "user-abort");
+    drop(sim);
+    lab.create_job("rsa-2", &image, None);
+    let ca = lab.file("ca.crt");
+    let mut sim = lab.sim(&flash, &["--cert", &cert, "--key", &key, "--https-ca", &ca]);
+    start_agent(&mut sim);
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    sim.expect("installed 0.2.0", STEP);
+    start_agent(&mut sim);
+    assert_eq!(lab.wait_for_end("rsa-2", &mut sim).0, "SUCCEEDED");
+}
