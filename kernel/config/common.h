@@ -1,7 +1,7 @@
-/* The FreeRTOS settings every board shares. Values follow the W800 SDK's port where they
- * matter to behaviour (16 priorities, 1 kHz tick, 8-byte alignment, 32-bit ticks); see
- * ../shared/facts/w800-platform.md section 5. A board's FreeRTOSConfig.h sets
- * configTOTAL_HEAP_SIZE, then includes this. */
+/* The FreeRTOS settings every board shares. Values follow the FreeRTOSConfig.h of
+ * WinnerMicro's W800 SDK (wm_sdk_w800) where they matter to behaviour: 16 priorities, 1 kHz
+ * tick, 8-byte alignment, 32-bit ticks. A board's FreeRTOSConfig.h sets
+ * configTOTAL_HEAP_SIZE and configCHECK_FOR_STACK_OVERFLOW, then includes this. */
 #ifndef FREERTOS_CONFIG_COMMON_H
 #define FREERTOS_CONFIG_COMMON_H
 
@@ -33,7 +33,6 @@ void kernel_assert_failed(const char *file, int line);
 #define configUSE_IDLE_HOOK            0
 #define configUSE_TICK_HOOK            0
 #define configUSE_MALLOC_FAILED_HOOK   0
-#define configCHECK_FOR_STACK_OVERFLOW 0
 
 #define configUSE_MUTEXES             1
 #define configUSE_RECURSIVE_MUTEXES   0

@@ -4,6 +4,13 @@
 #include "task.h"
 #include "timers.h"
 
+#if defined(__linux__)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
 /* The Rust side declares these types as 32-bit (the chip and the i686 sim are 32-bit). */
 _Static_assert(sizeof(BaseType_t) == 4, "BaseType_t must be 32-bit");
 _Static_assert(sizeof(UBaseType_t) == 4, "UBaseType_t must be 32-bit");
@@ -67,6 +74,13 @@ uint32_t kernel_task_list(struct kernel_task_row *rows, uint32_t max) {
     return filled;
 }
 
+/* Creates a timer. FreeRTOS keeps `name` itself, not a copy: the caller keeps it alive (and
+ * NUL-terminated) until the timer is deleted. */
+TimerHandle_t kernel_timer_create(const char *name, TickType_t period, BaseType_t auto_reload,
+                                  void *id, TimerCallbackFunction_t callback) {
+    return xTimerCreate(name, period, auto_reload != 0 ? pdTRUE : pdFALSE, id, callback);
+}
+
 /* Deletes a timer and then runs `release(context)` in the timer daemon. The daemon handles its
  * command queue in order, so `release` runs after the delete took effect: the timer's callback
  * can no longer run by then, and its closure may be freed. Returns pdFAIL when the delete could
@@ -81,10 +95,36 @@ BaseType_t kernel_timer_delete_then(TimerHandle_t timer, PendedFunction_t releas
     return pdPASS;
 }
 
+/* The name a timer was created with (FreeRTOS keeps the pointer it was given). */
+const char *kernel_timer_name(TimerHandle_t timer) { return pcTimerGetName(timer); }
+
 /* Whether the caller is the timer daemon, where blocking on the daemon's own queue deadlocks. */
 BaseType_t kernel_in_timer_daemon(void) {
     return xTaskGetCurrentTaskHandle() == xTimerGetTimerDaemonTaskHandle();
 }
+
+#if defined(__linux__)
+/* Adds ticks the tick interrupt did not deliver (FreeRTOS's xTaskCatchUpTicks); from a task.
+ * The sim's clock task uses it to keep the tick on the host's clock. */
+BaseType_t kernel_catch_up_ticks(TickType_t ticks) { return xTaskCatchUpTicks(ticks); }
+
+/* The host's monotonic clock, which the sim's tick follows. */
+uint64_t kernel_host_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* Stops the sim with `why` on stderr, without unwinding: for the allocator, which must not
+ * unwind, and whose report must not allocate. */
+__attribute__((noreturn)) void kernel_host_abort(const char *why) {
+    static const char prefix[] = "kernel: ";
+    (void)!write(STDERR_FILENO, prefix, sizeof prefix - 1);
+    (void)!write(STDERR_FILENO, why, strlen(why));
+    (void)!write(STDERR_FILENO, "\n", 1);
+    abort();
+}
+#endif
 
 uint32_t kernel_tick_rate_hz(void) { return configTICK_RATE_HZ; }
 uint32_t kernel_max_priorities(void) { return configMAX_PRIORITIES; }

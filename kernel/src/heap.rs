@@ -1,6 +1,6 @@
 //! The FreeRTOS heap (heap_4) as Rust's global allocator, and its figures.
 
-use crate::ffi;
+use crate::{ffi, isr};
 use core::alloc::{GlobalAlloc, Layout};
 use core::mem::size_of;
 use core::ptr;
@@ -13,6 +13,8 @@ const KERNEL_ALIGN: usize = 8;
 /// keeping the block's real start in the word just before the aligned address.
 ///
 /// A board installs it with `#[global_allocator] static HEAP: kernel::Heap = kernel::Heap;`.
+///
+/// Interrupt handlers must not use it: debug builds check (see [`crate::MisuseReaction`]).
 #[derive(Debug)]
 pub struct Heap;
 
@@ -21,6 +23,9 @@ pub struct Heap;
 // `layout.size()` bytes after it; dealloc undoes exactly what alloc did for the same layout.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !isr::task_context_for_heap() {
+            return ptr::null_mut();
+        }
         if layout.align() <= KERNEL_ALIGN {
             // SAFETY: pvPortMalloc is thread safe in task context and before the scheduler.
             return unsafe { ffi::freertos_rs_pvPortMalloc(layout.size() as u32) }
@@ -51,6 +56,9 @@ unsafe impl GlobalAlloc for Heap {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if !isr::task_context_for_heap() {
+            return;
+        }
         let start = if layout.align() <= KERNEL_ALIGN {
             ptr
         } else {
@@ -65,6 +73,9 @@ unsafe impl GlobalAlloc for Heap {
 /// C's `calloc` over the FreeRTOS heap, for C libraries (mbedTLS) that allocate themselves:
 /// `count * size` zeroed bytes aligned to 8, or null.
 pub fn c_calloc(count: usize, size: usize) -> *mut core::ffi::c_void {
+    if !isr::task_context_for_heap() {
+        return ptr::null_mut();
+    }
     let Some(total) = count.checked_mul(size) else {
         return ptr::null_mut();
     };
@@ -85,7 +96,7 @@ pub fn c_calloc(count: usize, size: usize) -> *mut core::ffi::c_void {
 /// # Safety
 /// `block` is null or came from [`c_calloc`] and is not used again.
 pub unsafe fn c_free(block: *mut core::ffi::c_void) {
-    if !block.is_null() {
+    if !block.is_null() && isr::task_context_for_heap() {
         // SAFETY: per the contract, a live block from pvPortMalloc, freed once.
         unsafe { ffi::freertos_rs_vPortFree(block.cast_const()) }
     }

@@ -16,6 +16,8 @@ mod isr;
 mod mutex;
 pub mod port;
 mod queue;
+#[cfg(target_os = "linux")]
+mod sim_clock;
 mod task;
 mod time;
 mod timer;
@@ -23,7 +25,9 @@ mod timer;
 pub use heap::{c_calloc, c_free, heap_stats, Heap, HeapStats};
 #[cfg(target_os = "linux")]
 pub use isr::simulate_interrupt;
-pub use isr::IsrContext;
+pub use isr::{
+    in_isr, refused_misuses, set_misuse_reaction, IsrContext, MisuseReaction, ISR_CHECKS,
+};
 pub use mutex::{Mutex, MutexGuard};
 pub use queue::Queue;
 pub use task::{

@@ -1,7 +1,7 @@
 //! A mutex over FreeRTOS's priority-inheriting mutex. Not recursive: locking it again from
 //! the task that holds it deadlocks, which is a bug but never undefined behaviour.
 
-use crate::{ffi, time, Error, FOREVER};
+use crate::{ffi, isr, time, Error, FOREVER};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -35,7 +35,7 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Locks, waiting as long as it takes.
+    /// Locks, waiting as long as it takes. From a task only.
     pub fn lock(&self) -> MutexGuard<'_, T> {
         match self.lock_for(FOREVER) {
             Some(guard) => guard,
@@ -43,8 +43,11 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
-    /// Locks, waiting at most `wait`.
+    /// Locks, waiting at most `wait`. From a task only.
     pub fn lock_for(&self, wait: Duration) -> Option<MutexGuard<'_, T>> {
+        if !isr::task_context_for("Mutex::lock") {
+            return None;
+        }
         // SAFETY: the handle is valid for the mutex's lifetime.
         let failed = unsafe { ffi::freertos_rs_take_semaphore(self.handle, time::to_ticks(wait)) };
         // `then`, not `then_some`: a guard built eagerly would give back a mutex not taken.

@@ -1,7 +1,7 @@
 //! Queues: FreeRTOS copies items by value; here they are moved in and out as owned values.
 
 use crate::isr::IsrContext;
-use crate::{ffi, time, Error};
+use crate::{ffi, isr, time, Error};
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::mem::{size_of, ManuallyDrop, MaybeUninit};
@@ -32,8 +32,12 @@ impl<T: Send> Queue<T> {
         })
     }
 
-    /// Sends `item`, waiting up to `wait` for room. On timeout the item comes back.
+    /// Sends `item`, waiting up to `wait` for room. On timeout the item comes back. From a
+    /// task only (interrupt handlers have [`Queue::send_from_isr`]).
     pub fn send(&self, item: T, wait: Duration) -> Result<(), T> {
+        if !isr::task_context_for("Queue::send") {
+            return Err(item);
+        }
         let item = ManuallyDrop::new(item);
         // SAFETY: the queue copies size_of::<T>() bytes from `item`; on success the bytes now
         // live in the queue, so ours must not be dropped (ManuallyDrop), and on failure we
@@ -71,8 +75,11 @@ impl<T: Send> Queue<T> {
         }
     }
 
-    /// Takes the oldest item, waiting up to `wait` for one.
+    /// Takes the oldest item, waiting up to `wait` for one. From a task only.
     pub fn receive(&self, wait: Duration) -> Option<T> {
+        if !isr::task_context_for("Queue::receive") {
+            return None;
+        }
         let mut slot = MaybeUninit::<T>::uninit();
         // SAFETY: the queue writes exactly size_of::<T>() bytes of an item that was moved in
         // by `send`, so on success `slot` holds a valid, owned `T`.

@@ -18,8 +18,11 @@ type TaskBody = Box<dyn FnOnce() + Send>;
 
 /// Called by `kernel_task_trampoline` in glue.c, which deletes the task when this returns
 /// (a FreeRTOS task must not return). No handle to the task exists anywhere.
+///
+/// # Safety
+/// `param` is the task's body as [`spawn`] leaked it, and this runs once per task.
 #[no_mangle]
-extern "C" fn kernel_run_task_body(param: *mut c_void) {
+unsafe extern "C" fn kernel_run_task_body(param: *mut c_void) {
     // SAFETY: `spawn` passes a `Box<TaskBody>` it leaked for exactly this task, taken once here.
     let body = unsafe { Box::from_raw(param.cast::<TaskBody>()) };
     body();
@@ -59,13 +62,18 @@ where
 /// Spawns `init` as the first task and starts the scheduler. Never returns.
 ///
 /// `init` runs at the highest priority below the timer daemon's, so it finishes setting up
-/// before any task it starts gets to run.
+/// before any task it starts gets to run. On the sim a task at the daemon's priority keeps the
+/// tick on the host's clock (see `sim_clock`).
 pub fn start<F>(init_stack_words: u16, init: F) -> !
 where
     F: FnOnce() + Send + 'static,
 {
     if let Err(e) = spawn("init", init_stack_words, init_priority(), init) {
         panic!("cannot create the init task: {e}");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = crate::sim_clock::start() {
+        panic!("cannot create the sim's clock task: {e}");
     }
     // SAFETY: called once, from the main thread, before any task runs.
     unsafe { ffi::freertos_rs_vTaskStartScheduler() }

@@ -1,6 +1,6 @@
 //! Kernel time: the tick count in milliseconds and delays.
 
-use crate::ffi;
+use crate::{ffi, isr};
 use core::time::Duration;
 
 /// Waits without end (`portMAX_DELAY`).
@@ -36,8 +36,11 @@ pub fn now_ms() -> u32 {
     }
 }
 
-/// Blocks the calling task for at least `wait`.
+/// Blocks the calling task for at least `wait`. From a task only.
 pub fn delay(wait: Duration) {
+    if !isr::task_context_for("delay") {
+        return;
+    }
     // SAFETY: vTaskDelay only blocks the calling task.
     unsafe { ffi::freertos_rs_vTaskDelay(to_ticks(wait)) }
 }

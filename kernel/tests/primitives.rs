@@ -4,7 +4,7 @@
 //! so this test has its own harness: one task runs every case in turn, prints a line per
 //! case and the closing `N passed, N failed`, and exits with the verdict.
 
-use kernel::{Mutex, Queue, Timer, FOREVER};
+use kernel::{MisuseReaction, Mutex, Queue, Timer, FOREVER};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,6 +129,55 @@ fn send_from_isr_wakes_a_waiting_task() -> Outcome {
     ensure(refused == Err(2), "full queue accepted from an interrupt")
 }
 
+fn task_only_services_are_caught_in_interrupt_context() -> Outcome {
+    ensure(!kernel::in_isr(), "a task reads as interrupt context")?;
+    if !kernel::ISR_CHECKS {
+        println!("  (a release build: the checks are compiled out)");
+        return Ok(());
+    }
+    let queue = Queue::<u8>::new(1).map_err(|e| e.to_string())?;
+    let mutex = Mutex::new(()).map_err(|e| e.to_string())?;
+    let free_before = kernel::heap_stats().free;
+    kernel::set_misuse_reaction(MisuseReaction::Refuse);
+    let refused_before = kernel::refused_misuses();
+    let (in_handler, allocated, sent, locked) = kernel::simulate_interrupt(|_| {
+        let mut block = Vec::<u8>::new();
+        let allocated = block.try_reserve(64).is_ok();
+        let sent = queue.send(1, ms(10)).is_ok();
+        let locked = mutex.lock_for(ms(10)).is_some();
+        kernel::delay(ms(10));
+        (kernel::in_isr(), allocated, sent, locked)
+    });
+    let refused = kernel::refused_misuses() - refused_before;
+    kernel::set_misuse_reaction(MisuseReaction::Panic);
+    ensure(in_handler, "a simulated interrupt is not interrupt context")?;
+    ensure(
+        !kernel::in_isr(),
+        "still interrupt context after the handler",
+    )?;
+    ensure(
+        !allocated,
+        "an allocation in an interrupt handler went through",
+    )?;
+    ensure(!sent, "a queue send in an interrupt handler went through")?;
+    ensure(!locked, "a mutex lock in an interrupt handler went through")?;
+    ensure(
+        refused == 4,
+        format!("{refused} misuses refused, want 4 (allocation, send, lock, delay)"),
+    )?;
+    ensure(
+        kernel::heap_stats().free == free_before,
+        "the refused allocation took heap",
+    )?;
+    // In task context the same calls work.
+    ensure(queue.send(1, ms(10)).is_ok(), "send from the task")?;
+    ensure(mutex.lock_for(ms(10)).is_some(), "lock from the task")?;
+    ensure(
+        Vec::<u8>::new().try_reserve(64).is_ok(),
+        "allocation from the task",
+    )
+}
+
 fn mutex_serialises_tasks() -> Outcome {
     let counter = Arc::new(Mutex::new(0u32).map_err(|e| e.to_string())?);
     let done = Arc::new(Queue::<()>::new(4).map_err(|e| e.to_string())?);
@@ -214,6 +263,49 @@ fn timers_fire_stop_and_free_their_closure() -> Outcome {
     )
 }
 
+/// Fills `depth` KiB of the stack with a pattern, below where the caller's frames were.
+#[inline(never)]
+fn scribble_on_the_stack(depth: u32) -> u32 {
+    let frame = std::hint::black_box([0xA5u8; 1024]);
+    let below = if depth > 1 {
+        scribble_on_the_stack(depth - 1)
+    } else {
+        0
+    };
+    below + u32::from(frame[usize::from(frame[0]) % 1024])
+}
+
+fn timer_names_outlive_their_creation() -> Outcome {
+    let names = ["first-timer", "second.timer"];
+    let timers = names
+        .iter()
+        .map(|name| Timer::new(name, ms(1000), false, || {}).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (timer, name) in timers.iter().zip(names) {
+        ensure(
+            timer.name() == name,
+            format!("read back {:?} right after creating {name:?}", timer.name()),
+        )?;
+    }
+    std::hint::black_box(scribble_on_the_stack(8));
+    let long = Timer::new("a-name-longer-than-fifteen", ms(1000), true, || {})
+        .map_err(|e| e.to_string())?;
+    std::hint::black_box(scribble_on_the_stack(8));
+    for (timer, name) in timers.iter().zip(names) {
+        ensure(
+            timer.name() == name,
+            format!(
+                "read back {:?} for {name:?} after other calls",
+                timer.name()
+            ),
+        )?;
+    }
+    ensure(
+        long.name() == "a-name-longer-t",
+        format!("a long name reads back as {:?}", long.name()),
+    )
+}
+
 fn delay_and_clock_agree() -> Outcome {
     let start = kernel::now_ms();
     kernel::delay(ms(25));
@@ -221,6 +313,19 @@ fn delay_and_clock_agree() -> Outcome {
     ensure(
         (25..1000).contains(&waited),
         format!("delay(25 ms) took {waited} ms"),
+    )
+}
+
+fn tick_follows_the_host_clock() -> Outcome {
+    let host_start = std::time::Instant::now();
+    let tick_start = kernel::now_ms();
+    kernel::delay(ms(10_000));
+    let ticks = kernel::now_ms().wrapping_sub(tick_start);
+    let host = host_start.elapsed().as_millis() as u32;
+    println!("  10 s: kernel {ticks} ms, host {host} ms");
+    ensure(
+        ticks.abs_diff(host) * 100 <= host,
+        format!("the kernel counted {ticks} ms while the host counted {host} ms"),
     )
 }
 
@@ -253,7 +358,13 @@ fn heap_honours_alignment_and_counts() -> Outcome {
         after.min_free <= during.free,
         "minimum ever free is above a seen value",
     )?;
-    ensure(before.total == 256 * 1024, "configTOTAL_HEAP_SIZE")
+    ensure(
+        before.total == 200 * 1024,
+        format!(
+            "configTOTAL_HEAP_SIZE {}, want the chip's 200 KiB",
+            before.total
+        ),
+    )
 }
 
 fn task_list_shows_every_task() -> Outcome {
@@ -295,6 +406,10 @@ const CASES: &[Case] = &[
         "send_from_isr_wakes_a_waiting_task",
         send_from_isr_wakes_a_waiting_task,
     ),
+    (
+        "task_only_services_are_caught_in_interrupt_context",
+        task_only_services_are_caught_in_interrupt_context,
+    ),
     ("mutex_serialises_tasks", mutex_serialises_tasks),
     (
         "mutex_lock_for_times_out_while_held",
@@ -304,7 +419,12 @@ const CASES: &[Case] = &[
         "timers_fire_stop_and_free_their_closure",
         timers_fire_stop_and_free_their_closure,
     ),
+    (
+        "timer_names_outlive_their_creation",
+        timer_names_outlive_their_creation,
+    ),
     ("delay_and_clock_agree", delay_and_clock_agree),
+    ("tick_follows_the_host_clock", tick_follows_the_host_clock),
     (
         "heap_honours_alignment_and_counts",
         heap_honours_alignment_and_counts,

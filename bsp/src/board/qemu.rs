@@ -41,7 +41,8 @@ pub const UART_IRQ: u32 = 0;
 pub const CORET_IRQ: u32 = 1;
 /// The exit device: a word written here ends QEMU with that status.
 pub const EXIT_DEVICE: usize = 0x1000_2000;
-/// The W800's reset word (w800-platform.md section 1.1): byte 0 is the reason.
+/// The reset word, at the W800's address and kept out of every linker region: byte 0 is the
+/// reason the next start reads.
 pub const RESET_WORD: usize = 0x2004_7EFC;
 /// Where the flash stand-in starts: smartl's RAM bank at 0x5000_0000 (16 MiB).
 pub const RAM_FLASH_BASE: usize = 0x5000_0000;
@@ -261,10 +262,14 @@ mod chip {
     }
 
     /// The port's interrupt entry calls this for every interrupt.
+    ///
+    /// # Safety
+    /// Only the port's interrupt entry calls it, once per interrupt, with interrupts masked:
+    /// it opens the interrupt context that the `*_from_isr` services require.
     #[no_mangle]
-    extern "C" fn csky_irq_dispatch(irq: u32) {
-        // SAFETY: called once per interrupt by the port's entry, with interrupts masked; the
-        // context is dropped (and the switch it may ask for pended) before returning.
+    unsafe extern "C" fn csky_irq_dispatch(irq: u32) {
+        // SAFETY: in the interrupt handler (see the contract); the context is dropped (and
+        // the switch it may ask for pended) before returning.
         let mut isr = unsafe { IsrContext::enter() };
         match irq {
             CORET_IRQ => {

@@ -208,10 +208,14 @@ mod chip {
     }
 
     /// The port's interrupt entry calls this for every interrupt.
+    ///
+    /// # Safety
+    /// Only the port's interrupt entry calls it, once per interrupt, with interrupts masked:
+    /// it opens the interrupt context that the `*_from_isr` services require.
     #[no_mangle]
-    extern "C" fn csky_irq_dispatch(irq: u32) {
-        // SAFETY: called once per interrupt by the port's entry, with interrupts masked; the
-        // context is dropped (and the switch it may ask for pended) before returning.
+    unsafe extern "C" fn csky_irq_dispatch(irq: u32) {
+        // SAFETY: in the interrupt handler (see the contract); the context is dropped (and
+        // the switch it may ask for pended) before returning.
         let mut isr = unsafe { IsrContext::enter() };
         if irq == CORET_IRQ {
             core_timer().acknowledge();

@@ -7,6 +7,13 @@
  * the RAM the linker scripts keep for the reset-reason word. Task stacks come from here. */
 #define configTOTAL_HEAP_SIZE ((size_t)(200 * 1024))
 
+/* Method 2 of the FreeRTOS stack overflow check ("Stack Usage and Stack Overflow Checking"
+ * in the FreeRTOS documentation): at every switch away from a task, its saved stack pointer
+ * must lie inside its stack and the last 16 bytes of the stack must still hold the fill
+ * pattern. A failure calls vApplicationStackOverflowHook (kernel/src/port), which stops the
+ * firmware naming the task. */
+#define configCHECK_FOR_STACK_OVERFLOW 2
+
 #include "../common.h"
 
 #endif

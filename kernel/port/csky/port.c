@@ -21,6 +21,12 @@ void vPortStartFirstTask(void) __attribute__((noreturn));
  * xTaskCreate does) must not turn them on. The first task starts at depth 0. */
 static volatile UBaseType_t uxCriticalNesting = 1;
 
+/* How many interrupt handlers are running: portasm.S counts csky_irq_dispatch in and out
+ * (handlers never nest, so it is 0 or 1). kernel::in_isr reads it. */
+volatile UBaseType_t uxPortInterruptNesting = 0;
+
+BaseType_t xPortIsInsideInterrupt(void) { return uxPortInterruptNesting != 0 ? pdTRUE : pdFALSE; }
+
 void vPortEnterCritical(void) {
     portDISABLE_INTERRUPTS();
     uxCriticalNesting++;

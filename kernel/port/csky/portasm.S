@@ -135,7 +135,17 @@ csky_port_interrupt:
     lsri    r0, r0, 16
     andi    r0, r0, 0x7f
     subi    r0, r0, PORT_FIRST_IRQ_VECTOR
+    /* Counted in and out of the handler (port.c, uxPortInterruptNesting), through r2 and r3,
+     * which the frame keeps. */
+    lrw     r2, uxPortInterruptNesting
+    ldw     r3, (r2, 0)
+    addi    r3, r3, 1
+    stw     r3, (r2, 0)
     jbsr    csky_irq_dispatch
+    lrw     r2, uxPortInterruptNesting
+    ldw     r3, (r2, 0)
+    subi    r3, r3, 1
+    stw     r3, (r2, 0)
     ldw     sp, (sp, 0)
 #if defined(__csky_hard_float__)
     restore_fpu_status PORT_IRQ_FRAME_FCR, PORT_IRQ_FRAME_FESR

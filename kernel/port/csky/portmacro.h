@@ -49,6 +49,9 @@ void vPortYield(void);
     } while (0)
 #define portYIELD_FROM_ISR(x) portEND_SWITCHING_ISR(x)
 
+/* Whether an interrupt handler is running (port.c). */
+BaseType_t xPortIsInsideInterrupt(void);
+
 /* Critical sections. */
 void vPortEnterCritical(void);
 void vPortExitCritical(void);

@@ -6,7 +6,9 @@
 //! - it defines `extern "C" fn csky_irq_dispatch(irq: u32)`, which the port's interrupt entry
 //!   calls for every interrupt (with interrupts masked, on the interrupt stack);
 //! - it starts its tick source before the scheduler and, on the tick interrupt, calls
-//!   [`tick_from_isr`].
+//!   [`tick_from_isr`];
+//! - its panic handler reports and stops: a task that overflowed its stack ends there
+//!   (`vApplicationStackOverflowHook`, with the FreeRTOS stack check at level 2).
 //!
 //! The layout, the first context and the vector table are plain Rust, tested on the host.
 
@@ -81,7 +83,7 @@ pub use target::*;
 mod target {
     use super::{initial_frame, layout::frame, vector_table, VECTOR_COUNT};
     use crate::IsrContext;
-    use core::ffi::c_void;
+    use core::ffi::{c_char, c_void, CStr};
 
     /// One vector table entry: the address the core jumps to.
     pub type Vector = unsafe extern "C" fn();
@@ -122,6 +124,25 @@ mod target {
     /// Where a task whose function returned would go; ours never return (glue.c deletes them).
     extern "C" fn task_returned() -> ! {
         panic!("a FreeRTOS task function returned");
+    }
+
+    /// FreeRTOS's stack overflow check (`configCHECK_FOR_STACK_OVERFLOW` 2) calls this from
+    /// the context switch when the task being switched out has run past its stack, or has
+    /// written into the last 16 bytes of it. Its stack, and the heap block below it, are
+    /// corrupt: the firmware stops with the task's name, through the board's panic handler
+    /// (which reports on the console and, on the W800, resets with reason "exception").
+    ///
+    /// # Safety
+    /// Called by the kernel only, with `name` the task's NUL-terminated name.
+    #[no_mangle]
+    unsafe extern "C" fn vApplicationStackOverflowHook(_task: *mut c_void, name: *const c_char) {
+        // SAFETY: the kernel passes the task's NUL-terminated name, kept in its TCB, which
+        // is not on the overflowed stack.
+        let name = unsafe { CStr::from_ptr(name) };
+        panic!(
+            "stack overflow in task '{}'",
+            name.to_str().unwrap_or("(name not UTF-8)")
+        );
     }
 
     /// FreeRTOS asks for a new task's first context below `top` (its stack's highest
