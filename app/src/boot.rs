@@ -2,6 +2,7 @@
 
 use crate::config::INIT_STACK_WORDS;
 use crate::platform::Platform;
+use crate::services::Services;
 use crate::{layout, logger, ota, shell, VERSION};
 use core::fmt::Write;
 
@@ -41,7 +42,7 @@ fn init(platform: &'static Platform) {
     step(&mut out, "partition table at 0xE000", table.is_ok());
     let header = layout::app_header(platform);
     step(&mut out, "app image header", header.is_ok());
-    let shell = shell::spawn(platform);
+    let shell = Services::new(platform).and_then(shell::spawn);
     step(&mut out, "shell task", shell.is_ok());
     let _ = writeln!(out, "{BOX_RULE}");
 

@@ -78,9 +78,9 @@ pub fn httpc(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         _ => return Err(CommandError::Usage),
     };
     let url = Url::parse(text).map_err(|e| CommandError::Failed(e.to_string()))?;
-    let station = station(ctx.platform)?;
+    let station = station(ctx.services)?;
     let credentials = match url.scheme() {
-        Scheme::Https => Some(credentials(ctx.platform)?),
+        Scheme::Https => Some(credentials(ctx.services)?),
         Scheme::Http => None,
     };
     let start = kernel::now_ms();

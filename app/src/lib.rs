@@ -19,6 +19,7 @@ pub mod network;
 pub mod ota;
 pub mod platform;
 pub mod selftest;
+pub mod services;
 pub mod settings;
 pub mod shell;
 pub mod time;

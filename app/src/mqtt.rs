@@ -10,6 +10,7 @@ use crate::config::{
 };
 use crate::network::{credentials, station};
 use crate::platform::Platform;
+use crate::services::Services;
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
 use alloc::format;
@@ -271,8 +272,8 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
     }
 }
 
-fn session(platform: &Platform) -> Result<&'static Session, CommandError> {
-    platform
+fn session(services: &Services) -> Result<&'static Session, CommandError> {
+    services
         .mqtt
         .lock()
         .filter(|session| session.active.load(Ordering::Acquire))
@@ -307,7 +308,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             connect(ctx, host, port, rest.get(1).copied().unwrap_or(THING_NAME))
         }
         ["sub", filter] => {
-            let session = session(ctx.platform)?;
+            let session = session(ctx.services)?;
             send(session, Request::Subscribe(topic(filter)?))?;
             wait_reply(session)?;
             writeln!(ctx.out, "subscribed to {filter}")?;
@@ -322,7 +323,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             let payload = heapless::Vec::from_slice(payload.as_bytes()).map_err(|_| {
                 CommandError::Failed(format!("payload longer than {MQTT_PAYLOAD_MAX} bytes"))
             })?;
-            let session = session(ctx.platform)?;
+            let session = session(ctx.services)?;
             send(
                 session,
                 Request::Publish {
@@ -337,7 +338,7 @@ pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             Ok(())
         }
         ["disconnect"] => {
-            let session = session(ctx.platform)?;
+            let session = session(ctx.services)?;
             send(session, Request::Disconnect)?;
             wait_reply(session)?;
             writeln!(ctx.out, "disconnected")?;
@@ -357,8 +358,8 @@ fn send(session: &Session, request: Request) -> CommandResult {
 fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> CommandResult {
     let platform = ctx.platform;
     let target = Target {
-        station: station(platform)?,
-        credentials: credentials(platform)?,
+        station: station(ctx.services)?,
+        credentials: credentials(ctx.services)?,
         host: host.to_string(),
         port,
         alpn: false,
@@ -367,7 +368,7 @@ fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> Com
         sink: &LogSink,
     };
     let session = {
-        let mut slot = platform.mqtt.lock();
+        let mut slot = ctx.services.mqtt.lock();
         let session: &'static Session = match *slot {
             Some(session) if session.is_active() => {
                 return Err(CommandError::Failed(String::from(

@@ -4,7 +4,7 @@ use crate::config::{
     DHCP_WAIT, HANDSHAKE_WAIT, NTP_WAIT, PING_WAIT, TLS_TASKS_MAX, TLS_TASK_PRIORITY,
     TLS_TASK_STACK_WORDS, TLS_TIMES_MAX,
 };
-use crate::platform::Platform;
+use crate::services::Services;
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -19,8 +19,8 @@ fn failed(e: NetError) -> CommandError {
 }
 
 /// The running station, or the error a user sees before `wifi init`.
-pub fn station(platform: &Platform) -> Result<&'static Station, CommandError> {
-    platform.station.lock().ok_or_else(|| {
+pub fn station(services: &Services) -> Result<&'static Station, CommandError> {
+    services.station.lock().ok_or_else(|| {
         CommandError::Failed(String::from("wifi is not initialised: run 'wifi init'"))
     })
 }
@@ -30,7 +30,7 @@ pub fn wifi(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         ["init"] => wifi_init(ctx),
         ["connect", ssid, passphrase] => wifi_connect(ctx, ssid, passphrase),
         ["disconnect"] => {
-            station(ctx.platform)?.disconnect();
+            station(ctx.services)?.disconnect();
             writeln!(ctx.out, "sta disconnected")?;
             Ok(())
         }
@@ -47,7 +47,7 @@ fn wifi_init(ctx: &mut Context<'_>) -> CommandResult {
         )));
     };
     // A second `wifi init` reaches Station::start too, which refuses it: lwIP starts once.
-    let mut slot = platform.station.lock();
+    let mut slot = ctx.services.station.lock();
     let mut seed = [0u8; 4];
     platform.entropy.lock().fill(&mut seed);
     let station =
@@ -58,7 +58,7 @@ fn wifi_init(ctx: &mut Context<'_>) -> CommandResult {
 }
 
 fn wifi_connect(ctx: &mut Context<'_>, ssid: &str, passphrase: &str) -> CommandResult {
-    let station = station(ctx.platform)?;
+    let station = station(ctx.services)?;
     station.connect(ssid, passphrase).map_err(failed)?;
     writeln!(ctx.out, "sta connected")?;
     log::info!(target: "wifi", "sta connected to {ssid}");
@@ -72,7 +72,7 @@ pub fn ifconfig(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     if !args.is_empty() {
         return Err(CommandError::Usage);
     }
-    let i = station(ctx.platform)?.interface();
+    let i = station(ctx.services)?.interface();
     let m = i.mac;
     writeln!(
         ctx.out,
@@ -94,7 +94,7 @@ pub fn ping(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         ),
         _ => return Err(CommandError::Usage),
     };
-    let station = station(ctx.platform)?;
+    let station = station(ctx.services)?;
     let address = station.resolve(host).map_err(failed)?;
     let mut received = 0;
     for sequence in 1..=count {
@@ -115,7 +115,7 @@ pub fn ping(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
 }
 
 pub fn ntp(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
-    let station = station(ctx.platform)?;
+    let station = station(ctx.services)?;
     let answers_before = station.sntp_answers();
     match args {
         [] => {}
@@ -159,8 +159,9 @@ pub fn ntp(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
 }
 
 /// The board's TLS credentials, parsed once.
-pub fn credentials(platform: &'static Platform) -> Result<&'static Credentials, CommandError> {
-    let mut parsed = platform.tls.lock();
+pub fn credentials(services: &Services) -> Result<&'static Credentials, CommandError> {
+    let platform = services.platform;
+    let mut parsed = services.tls.lock();
     if let Some(credentials) = *parsed {
         return Ok(credentials);
     }
@@ -205,8 +206,8 @@ pub fn tls(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             "times 1..={TLS_TIMES_MAX}, tasks 1..={TLS_TASKS_MAX}"
         )));
     }
-    let station = station(ctx.platform)?;
-    let credentials = credentials(ctx.platform)?;
+    let station = station(ctx.services)?;
+    let credentials = credentials(ctx.services)?;
     if times == 1 && tasks == 1 {
         let stream = TlsStream::connect(station, host, port, credentials, HANDSHAKE_WAIT)
             .map_err(|e| CommandError::Failed(e.to_string()))?;

@@ -7,7 +7,7 @@
 //! with `sig-sha256-ecdsa` from the job document.
 
 use crate::layout;
-use crate::platform::Platform;
+use crate::platform::{Installer, Platform};
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -22,48 +22,8 @@ use bsp::ota::{ImageSignature, OtaError, SignatureFailure, Slots, Workspace};
 use net::digest::{verify_ecdsa_sha256_by_certificate, Sha256, SignatureError};
 use net::wire::base64;
 
-/// The code-signing certificate built in (see `build.rs`), if the build had one.
-pub const BUILT_IN_CODE_SIGNING_CERT: Option<&[u8]> =
-    include!(concat!(env!("OUT_DIR"), "/code_signing.rs"));
-
 /// The longest DER ECDSA P-256 signature (two 33-byte integers in a sequence).
 const SIGNATURE_MAX: usize = 72;
-
-/// Who installs a staged image into `app`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Installer {
-    /// The firmware's own boot stage: on boards that do not execute from `app` (sim, QEMU),
-    /// where nothing runs before the firmware.
-    BootStage,
-    /// The chip's bootloader (the W800's), before the firmware runs from `app`; the firmware
-    /// must never write the partition it runs from.
-    Bootloader,
-}
-
-/// What a board does about OTA.
-#[derive(Debug, Clone, Copy)]
-pub struct OtaSupport {
-    pub installer: Installer,
-    /// The code-signing certificate (PEM with its NUL, or DER).
-    pub code_signing: Option<&'static [u8]>,
-    /// The OTA agent's settings text (`crate::settings`).
-    pub settings: &'static str,
-}
-
-impl OtaSupport {
-    /// A board whose firmware installs images itself, with the built-in certificate.
-    pub const BOOT_STAGE: OtaSupport = OtaSupport {
-        installer: Installer::BootStage,
-        code_signing: BUILT_IN_CODE_SIGNING_CERT,
-        settings: crate::settings::BUILT_IN,
-    };
-    /// A board with a bootloader that installs images, with the built-in certificate.
-    pub const BOOTLOADER: OtaSupport = OtaSupport {
-        installer: Installer::Bootloader,
-        code_signing: BUILT_IN_CODE_SIGNING_CERT,
-        settings: crate::settings::BUILT_IN,
-    };
-}
 
 /// The xz decoder's memory, on the heap for as long as one check or install takes.
 pub(crate) struct DecoderMemory {

@@ -1,13 +1,51 @@
 //! What the application needs from a board, behind the `bsp` traits.
 
-use crate::ota::OtaSupport;
 use alloc::boxed::Box;
 use bsp::hal::{Clock, Console, Entropy, Flash, Reset, SecureEntropy, TlsCredentials, Wifi};
 use kernel::Mutex;
-use net::station::Station;
-use net::tls::Credentials;
 
-/// The board's drivers, shared by every task for the life of the firmware.
+/// The code-signing certificate built in (see `build.rs`), if the build had one.
+pub const BUILT_IN_CODE_SIGNING_CERT: Option<&[u8]> =
+    include!(concat!(env!("OUT_DIR"), "/code_signing.rs"));
+
+/// Who installs a staged image into `app`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installer {
+    /// The firmware's own boot stage: on boards that do not execute from `app` (sim, QEMU),
+    /// where nothing runs before the firmware.
+    BootStage,
+    /// The chip's bootloader (the W800's), before the firmware runs from `app`; the firmware
+    /// must never write the partition it runs from.
+    Bootloader,
+}
+
+/// What a board does about OTA.
+#[derive(Debug, Clone, Copy)]
+pub struct OtaSupport {
+    pub installer: Installer,
+    /// The code-signing certificate (PEM with its NUL, or DER).
+    pub code_signing: Option<&'static [u8]>,
+    /// The OTA agent's settings text (`crate::settings`).
+    pub settings: &'static str,
+}
+
+impl OtaSupport {
+    /// A board whose firmware installs images itself, with the built-in certificate.
+    pub const BOOT_STAGE: OtaSupport = OtaSupport {
+        installer: Installer::BootStage,
+        code_signing: BUILT_IN_CODE_SIGNING_CERT,
+        settings: crate::settings::BUILT_IN,
+    };
+    /// A board with a bootloader that installs images, with the built-in certificate.
+    pub const BOOTLOADER: OtaSupport = OtaSupport {
+        installer: Installer::Bootloader,
+        code_signing: BUILT_IN_CODE_SIGNING_CERT,
+        settings: crate::settings::BUILT_IN,
+    };
+}
+
+/// The board's drivers, shared by every task for the life of the firmware. The firmware's
+/// services (the station, TLS, the MQTT session, the OTA agent) are in `crate::services`.
 pub struct Platform {
     /// The board's name, for the banner and `version`.
     pub board: &'static str,
@@ -21,18 +59,8 @@ pub struct Platform {
     pub secure_entropy: Option<&'static Mutex<dyn SecureEntropy>>,
     /// The radio, on boards that have one.
     pub wifi: Option<&'static Mutex<dyn Wifi>>,
-    /// The network stack, once `wifi init` started it.
-    pub station: &'static Mutex<Option<&'static Station>>,
     /// The TLS root CA and device credentials, on boards that hold them.
     pub credentials: Option<TlsCredentials>,
-    /// The credentials parsed by mbedTLS, once a TLS connection needed them.
-    pub tls: &'static Mutex<Option<&'static Credentials>>,
-    /// The HTTPS server's trust anchor parsed by mbedTLS, when the board has its own for it.
-    pub https_tls: &'static Mutex<Option<&'static Credentials>>,
-    /// The shell's channel to the MQTT task, made at the first `mqtt connect`.
-    pub mqtt: &'static Mutex<Option<&'static crate::mqtt::Session>>,
-    /// The OTA agent, once `aws_ota` started it.
-    pub aws_ota: &'static Mutex<Option<&'static crate::aws_ota::OtaService>>,
     /// Who installs OTA images, and the certificate they are checked against.
     pub ota: OtaSupport,
 }
@@ -114,12 +142,7 @@ impl Platform {
             entropy,
             secure_entropy,
             wifi,
-            station: shared(None)?,
             credentials,
-            tls: shared(None)?,
-            https_tls: shared(None)?,
-            mqtt: shared(None)?,
-            aws_ota: shared(None)?,
             ota,
         })))
     }

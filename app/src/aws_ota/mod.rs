@@ -26,6 +26,7 @@ use crate::config::{
 use crate::mqtt::{self, MessageSink, Request, Topic};
 use crate::network::{credentials, station};
 use crate::platform::Platform;
+use crate::services::Services;
 use crate::settings::OtaSettings;
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
@@ -38,6 +39,7 @@ use download::{DownloadPort, Downloader, Fetcher};
 use flash::FlashPlatform;
 use kernel::{Mutex, Queue};
 use net::mqtt::{Message, QoS};
+use net::station::Station;
 use net::tls::Credentials;
 use ota_agent::jobs::{ThingName, Topics};
 use ota_agent::ports::{Control, NotSent, Qos, Timer};
@@ -172,13 +174,14 @@ fn running_version(platform: &Platform) -> Result<Version, String> {
 
 /// The HTTPS server's trust anchor, parsed once (the MQTT server's when the board has no
 /// separate one).
-fn https_credentials(platform: &'static Platform) -> Result<&'static Credentials, CommandError> {
-    let mut parsed = platform.https_tls.lock();
+fn https_credentials(services: &Services) -> Result<&'static Credentials, CommandError> {
+    let platform = services.platform;
+    let mut parsed = services.https_tls.lock();
     if let Some(credentials) = *parsed {
         return Ok(credentials);
     }
     let Some(root_ca) = platform.credentials.and_then(|c| c.https_root_ca) else {
-        return credentials(platform);
+        return credentials(services);
     };
     let entropy = platform
         .secure_entropy
@@ -194,8 +197,8 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     if !args.is_empty() {
         return Err(CommandError::Usage);
     }
-    let platform = ctx.platform;
-    let station = station(platform)?;
+    let (platform, services) = (ctx.platform, ctx.services);
+    let station = station(services)?;
     let interface = station.interface();
     if !interface.dhcp_bound {
         return Err(CommandError::Failed(String::from(
@@ -207,7 +210,7 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
             "the clock is not set (certificates cannot be checked): 'ntp start' first",
         )));
     }
-    let mut slot = platform.aws_ota.lock();
+    let mut slot = services.aws_ota.lock();
     if let Some(service) = *slot {
         if service.running.load(Ordering::Acquire) {
             return Err(CommandError::Failed(String::from(
@@ -220,8 +223,8 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     let thing = ThingName::new(settings.thing.as_str())
         .map_err(|e| CommandError::Failed(format!("thing name: {e:?}")))?;
     let running = running_version(platform).map_err(CommandError::Failed)?;
-    let mqtt_credentials = credentials(platform)?;
-    let https = https_credentials(platform)?;
+    let mqtt_credentials = credentials(services)?;
+    let https = https_credentials(services)?;
     let slots = crate::ota::slots(platform).map_err(CommandError::Failed)?;
     let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
     let service: &'static OtaService = match *slot {
@@ -238,6 +241,7 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     drop(slot);
     let started = start(
         platform,
+        station,
         service,
         thing,
         running,
@@ -259,8 +263,10 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
 
 /// Builds the agent and its tasks. The agent task connects the MQTT session first, then
 /// posts itself `Start`.
+#[allow(clippy::too_many_arguments)]
 fn start(
     platform: &'static Platform,
+    station: &'static Station,
     service: &'static OtaService,
     thing: ThingName,
     running: Version,
@@ -269,7 +275,6 @@ fn start(
     slots: bsp::ota::Slots,
 ) -> Result<(), CommandError> {
     let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
-    let station = station(platform)?;
     let topics = Topics::new(thing.clone());
     let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
     let blocks = Pool::new(OTA_BLOCK_BUFFERS, OTA_BLOCK_SIZE as usize).map_err(kernel_failed)?;
@@ -372,7 +377,7 @@ fn run(
 
 /// `ota status` (the agent's part) and `ota abort`.
 pub fn agent_status(ctx: &mut Context<'_>) -> CommandResult {
-    let Some(service) = *ctx.platform.aws_ota.lock() else {
+    let Some(service) = *ctx.services.aws_ota.lock() else {
         writeln!(ctx.out, "agent: not started ('aws_ota')")?;
         return Ok(());
     };
@@ -409,7 +414,7 @@ pub fn agent_status(ctx: &mut Context<'_>) -> CommandResult {
 
 /// `ota abort`: the job is reported FAILED (`user-abort`) and the partial file erased.
 pub fn abort(ctx: &mut Context<'_>) -> CommandResult {
-    let Some(service) = *ctx.platform.aws_ota.lock() else {
+    let Some(service) = *ctx.services.aws_ota.lock() else {
         return Err(CommandError::Failed(String::from(
             "the OTA agent is not running",
         )));

@@ -13,7 +13,7 @@ fn main() -> ! {
     let board = QemuBoard::take(app::VERSION);
     let platform = app::Platform::new(
         "qemu",
-        app::ota::OtaSupport::BOOT_STAGE,
+        app::platform::OtaSupport::BOOT_STAGE,
         board.console,
         board.flash,
         board.reset,

@@ -1,6 +1,6 @@
 //! The sim board's firmware binary: wires the sim drivers to the application.
 
-use app::ota::OtaSupport;
+use app::platform::OtaSupport;
 use bsp::board::sim::{SimBoard, SimOptions};
 
 #[global_allocator]

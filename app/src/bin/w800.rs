@@ -13,7 +13,7 @@ fn main() -> ! {
     let board = W800Board::take();
     let platform = app::Platform::new(
         "w800",
-        app::ota::OtaSupport::BOOTLOADER,
+        app::platform::OtaSupport::BOOTLOADER,
         board.console,
         board.flash,
         board.reset,

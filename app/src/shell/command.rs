@@ -2,13 +2,15 @@
 
 use crate::config::ARGS_MAX;
 use crate::platform::Platform;
+use crate::services::Services;
 use alloc::string::String;
 use core::fmt;
 
-/// What a command gets: where to print, and the board.
+/// What a command gets: where to print, the board, and the firmware's services.
 pub struct Context<'a> {
     pub out: &'a mut dyn fmt::Write,
     pub platform: &'static Platform,
+    pub services: &'static Services,
 }
 
 /// Why a command did not do its job.

@@ -5,7 +5,7 @@ pub mod editor;
 
 use crate::commands::TABLE;
 use crate::config::{CONSOLE_POLL_MS, LINE_MAX, SHELL_PRIORITY, SHELL_STACK_WORDS};
-use crate::platform::Platform;
+use crate::services::Services;
 use bsp::hal::ConsoleRead;
 use command::{Command, CommandError, Context};
 use core::fmt::Write;
@@ -16,13 +16,14 @@ use editor::{Edit, LineEditor};
 pub const PROMPT: &str = "W800: ";
 
 /// Starts the shell task.
-pub fn spawn(platform: &'static Platform) -> Result<(), kernel::Error> {
+pub fn spawn(services: &'static Services) -> Result<(), kernel::Error> {
     kernel::spawn("shell", SHELL_STACK_WORDS, SHELL_PRIORITY, move || {
-        run(platform)
+        run(services)
     })
 }
 
-fn run(platform: &'static Platform) {
+fn run(services: &'static Services) {
+    let platform = services.platform;
     let mut out = platform.out();
     let mut editor = LineEditor::<LINE_MAX>::new();
     let _ = write!(out, "\n{PROMPT}");
@@ -44,6 +45,7 @@ fn run(platform: &'static Platform) {
                         &mut Context {
                             out: &mut out,
                             platform,
+                            services,
                         },
                         editor.line(),
                     );
