@@ -11,6 +11,7 @@ fn main() {
     link_scripts(&root.join("ld"));
     code_signing_certificate(&root);
     ota_settings(&root);
+    device_credentials(&root);
     println!("cargo:rerun-if-changed=build.rs");
 }
 
@@ -66,6 +67,59 @@ fn ota_settings(root: &Path) {
     };
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(out.join("ota.conf"), text).unwrap();
+}
+
+/// The TLS credentials built in, for boards that hold them in the firmware: each file named
+/// by its variable, else found in `certs/device/` (never committed: `*.key` is ignored):
+///
+/// | variable | file | what |
+/// | --- | --- | --- |
+/// | `W800_MQTT_CA` | `root-ca.pem` | the MQTT server's root (AWS: Amazon Root CA 1) |
+/// | `W800_DEVICE_CERT` | `device.crt` | the thing's certificate |
+/// | `W800_DEVICE_KEY` | `device.key` | its private key (RSA 2048 or EC P-256) |
+/// | `W800_HTTPS_CA` | `https-ca.pem` | the file server's root, when it differs |
+///
+/// They go into `$OUT_DIR/credentials.rs` as `Option<TlsCredentials>`: `None` without a root.
+fn device_credentials(root: &Path) {
+    let dir = root.join("certs/device");
+    println!("cargo:rerun-if-changed={}", root.join("certs").display());
+    if dir.exists() {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let include = |var: &str, file: &str| -> Option<String> {
+        println!("cargo:rerun-if-env-changed={var}");
+        let path = env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.join(file));
+        let mut pem = match fs::read(&path) {
+            Ok(pem) => pem,
+            Err(e) if env::var_os(var).is_some() => panic!("{var}={}: {e}", path.display()),
+            Err(_) => return None,
+        };
+        println!("cargo:rerun-if-changed={}", path.display());
+        // mbedTLS parses PEM with its terminating NUL.
+        pem.push(0);
+        fs::write(out.join(file), pem).unwrap();
+        Some(format!(
+            "include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\"))"
+        ))
+    };
+    let root_ca = include("W800_MQTT_CA", "root-ca.pem");
+    let device = include("W800_DEVICE_CERT", "device.crt")
+        .zip(include("W800_DEVICE_KEY", "device.key"))
+        .map_or("None".to_owned(), |(cert, key)| {
+            format!("Some(({cert}, {key}))")
+        });
+    let https = include("W800_HTTPS_CA", "https-ca.pem")
+        .map_or("None".to_owned(), |ca| format!("Some({ca})"));
+    let source = match root_ca {
+        Some(root_ca) => format!(
+            "Some(bsp::hal::TlsCredentials {{ root_ca: {root_ca}, device: {device}, https_root_ca: {https} }})"
+        ),
+        None => "None".to_owned(),
+    };
+    fs::write(out.join("credentials.rs"), source).unwrap();
 }
 
 fn link_scripts(ld: &Path) {

@@ -71,7 +71,7 @@ pub static TABLE: &[Command] = &[
     },
     Command {
         name: "tls",
-        usage: "<host> [port [times tasks]]",
+        usage: "<host> [port [alpn | times tasks]]",
         help: "verified TLS handshakes with a server (times in each of tasks at once)",
         run: network::tls,
     },

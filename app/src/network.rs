@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use core::time::Duration;
 use kernel::Queue;
 use net::station::{NetError, Station};
-use net::tls::{Credentials, TlsError, TlsStream};
+use net::tls::{Credentials, TlsError, TlsStream, AWS_IOT_MQTT_ALPN};
 
 fn failed(e: NetError) -> CommandError {
     CommandError::Failed(e.to_string())
@@ -180,25 +180,36 @@ pub fn credentials(services: &Services) -> Result<&'static Credentials, CommandE
     Ok(credentials)
 }
 
-/// `tls <host> [port] [times] [tasks]`: verified handshakes with a server, for checking
-/// credentials and the clock; with `times` and `tasks`, that many handshakes in each of that
-/// many tasks at once, all with the board's one set of credentials.
+/// `tls <host> [port] [alpn | times tasks]`: verified handshakes with a server, for checking
+/// credentials and the clock; with `alpn`, offering AWS IoT's ALPN protocol for MQTT on port
+/// 443; with `times` and `tasks`, that many handshakes in each of that many tasks at once, all
+/// with the board's one set of credentials.
 pub fn tls(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     let number = |text: &str| text.parse::<u32>().map_err(|_| CommandError::Usage);
+    let port_number = |text: &str| text.parse::<u16>().map_err(|_| CommandError::Usage);
+    if let [host, port, "alpn"] = args {
+        let (station, port) = (station(ctx.services)?, port_number(port)?);
+        let credentials = credentials(ctx.services)?;
+        let stream = TlsStream::connect_with_alpn(
+            station,
+            host,
+            port,
+            Some(AWS_IOT_MQTT_ALPN),
+            credentials,
+            HANDSHAKE_WAIT,
+        )
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
+        drop(stream);
+        writeln!(
+            ctx.out,
+            "TLS to {host}:{port}: server verified, ALPN {AWS_IOT_MQTT_ALPN}"
+        )?;
+        return Ok(());
+    }
     let (host, port, times, tasks) = match args {
         [host] => (*host, 443, 1, 1),
-        [host, port] => (
-            *host,
-            port.parse::<u16>().map_err(|_| CommandError::Usage)?,
-            1,
-            1,
-        ),
-        [host, port, times, tasks] => (
-            *host,
-            port.parse::<u16>().map_err(|_| CommandError::Usage)?,
-            number(times)?,
-            number(tasks)?,
-        ),
+        [host, port] => (*host, port_number(port)?, 1, 1),
+        [host, port, times, tasks] => (*host, port_number(port)?, number(times)?, number(tasks)?),
         _ => return Err(CommandError::Usage),
     };
     if !(1..=TLS_TIMES_MAX).contains(&times) || !(1..=TLS_TASKS_MAX).contains(&tasks) {

@@ -8,6 +8,12 @@ use kernel::Mutex;
 pub const BUILT_IN_CODE_SIGNING_CERT: Option<&[u8]> =
     include!(concat!(env!("OUT_DIR"), "/code_signing.rs"));
 
+/// The TLS credentials built into the firmware (see `build.rs`: `W800_MQTT_CA`,
+/// `W800_DEVICE_CERT`, `W800_DEVICE_KEY`, `W800_HTTPS_CA`, or `certs/device/`), if the build had
+/// a root CA.
+pub const BUILT_IN_CREDENTIALS: Option<TlsCredentials> =
+    include!(concat!(env!("OUT_DIR"), "/credentials.rs"));
+
 /// Who installs a staged image into `app`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Installer {

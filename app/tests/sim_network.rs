@@ -586,3 +586,69 @@ fn a_megabyte_comes_by_range_requests_over_https_and_a_200_is_refused() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A TLS server in the test network on 10.80.0.1:8443 with the broker's certificate that
+/// offers `alpn` (none when empty), records the protocol it agreed on and hangs up.
+fn alpn_server(net: &TestNet, pki: &Path, alpn: &str, record: &Path) -> std::process::Child {
+    Command::new(workspace().join("scripts/testnet"))
+        .args(["exec", "--name", &net.name, "--", "python3", "-c"])
+        .arg(
+            "import socket,ssl,sys\n\
+             ctx=ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             ctx.load_cert_chain(sys.argv[1]+'/iot.crt',sys.argv[1]+'/iot.key')\n\
+             if sys.argv[2]: ctx.set_alpn_protocols([sys.argv[2]])\n\
+             s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('10.80.0.1',8443));s.listen(1)\n\
+             c,_=s.accept()\n\
+             try:\n\
+             \x20t=ctx.wrap_socket(c,server_side=True)\n\
+             \x20open(sys.argv[3],'w').write(str(t.selected_alpn_protocol()))\n\
+             \x20t.close()\n\
+             except Exception as e:\n\
+             \x20open(sys.argv[3],'w').write('error '+str(e))\n",
+        )
+        .arg(pki)
+        .arg(alpn)
+        .arg(record)
+        .spawn()
+        .expect("start the TLS server")
+}
+
+#[test]
+fn tls_for_mqtt_on_port_443_offers_the_aws_alpn_and_insists_on_it() {
+    let net = TestNet::up("a");
+    let flash = temp_flash("alpn");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let pki = make_pki(&dir);
+    let ca = pki.join("ca.crt").display().to_string();
+    let join = "wifi init\nwifi connect 61test 12345678\nntp start\n";
+    // A server that speaks AWS IoT's ALPN: the handshake agrees on it.
+    let record = dir.join("alpn");
+    let server = alpn_server(&net, &pki, "x-amzn-mqtt-ca", &record);
+    std::thread::sleep(Duration::from_millis(500));
+    let text = net.run_sim(
+        &flash,
+        &["--ca", &ca],
+        &format!("{join}tls iot.w800.test 8443 alpn\n"),
+    );
+    assert!(
+        text.contains("TLS to iot.w800.test:8443: server verified, ALPN x-amzn-mqtt-ca"),
+        "{text}"
+    );
+    server.wait_with_output().unwrap();
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), "x-amzn-mqtt-ca");
+    // A server that ignores ALPN: the client, which asked for it, refuses the connection.
+    let server = alpn_server(&net, &pki, "", &record);
+    std::thread::sleep(Duration::from_millis(500));
+    let text = net.run_sim(
+        &flash,
+        &["--ca", &ca],
+        &format!("{join}tls iot.w800.test 8443 alpn\n"),
+    );
+    assert!(
+        text.contains("error: tls: server did not accept the ALPN protocol"),
+        "{text}"
+    );
+    server.wait_with_output().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -29,7 +29,7 @@ fn main() {
         board.clock,
         board.entropy,
         board.wifi,
-        board.credentials,
+        board.credentials.or(app::platform::BUILT_IN_CREDENTIALS),
     )
     .unwrap_or_else(|e| {
         eprintln!("w800-sim: {e}");
