@@ -20,7 +20,7 @@ use bsp::ota::pal;
 use bsp::ota::record::RecordState;
 use bsp::ota::{ImageSignature, OtaError, SignatureFailure, Slots, Workspace};
 use net::digest::{verify_ecdsa_sha256_by_certificate, Sha256, SignatureError};
-use net::wire::base64;
+use ota_agent::base64;
 
 /// The longest DER ECDSA P-256 signature (two 33-byte integers in a sequence).
 const SIGNATURE_MAX: usize = 72;

@@ -686,7 +686,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
                 format_args!("no sig-sha256-ecdsa"),
             )),
             None => Ok(()),
-            Some(signature) => base64::decode::<{ SIGNATURE_MAX * 3 / 4 }>(signature)
+            Some(signature) => base64::decode_to::<{ SIGNATURE_MAX * 3 / 4 }>(signature)
                 .map(|_| ())
                 .map_err(|_| {
                     Reason::with(
@@ -1161,7 +1161,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             .as_ref()
             .as_ref()
             .and_then(|doc| doc.file.signature.as_ref())
-            .map(|text| base64::decode::<{ SIGNATURE_MAX * 3 / 4 }>(text))
+            .map(|text| base64::decode_to::<{ SIGNATURE_MAX * 3 / 4 }>(text))
             .transpose();
         let signature = match signature {
             Ok(signature) => signature.unwrap_or_default(),

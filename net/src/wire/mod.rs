@@ -8,11 +8,9 @@
 //! - [`mqtt`]: MQTT 3.1.1 control packets (OASIS Standard, 29 October 2014).
 //! - [`http`]: HTTP/1.1 range requests and response heads (RFC 9110, RFC 9112).
 //! - [`url`]: `http` and `https` URLs (RFC 3986).
-//! - [`base64`]: base64 text (RFC 4648), for the job document's signature.
 //! - [`s3`]: S3's error document, to tell an expired presigned URL from a refused one.
 #![forbid(unsafe_code)]
 
-pub mod base64;
 pub mod http;
 pub mod mqtt;
 pub mod s3;
