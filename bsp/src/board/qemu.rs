@@ -99,7 +99,7 @@ pub use chip::*;
 mod chip {
     use super::*;
     use crate::board::last_words::{report_fault, report_panic, LastWords};
-    use crate::board::seeded_entropy::SeededEntropy;
+    use crate::board::seeded_entropy::SeededTestEntropy;
     use crate::board::uptime::UptimeClock;
     use crate::dw_uart::DwUart;
     use crate::hal::{Console, ConsoleRead, Reset, ResetReason};
@@ -120,7 +120,7 @@ mod chip {
         pub flash: RamFlash,
         pub reset: QemuReset,
         pub clock: UptimeClock,
-        pub entropy: SeededEntropy,
+        pub entropy: SeededTestEntropy,
     }
 
     static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -203,7 +203,7 @@ mod chip {
                 flash: SimulatedNor::new(RamStore(bytes), FlashGeometry::W800),
                 reset: QemuReset { last },
                 clock: UptimeClock::new(),
-                entropy: SeededEntropy::new(seed),
+                entropy: SeededTestEntropy::new(seed),
             }
         }
     }

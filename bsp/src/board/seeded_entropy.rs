@@ -1,19 +1,20 @@
 //! Stand-in entropy for the C-SKY boards: xorshift32 from a seed the board takes from its
 //! timer. QEMU's smartl has no random source, and the minimal W800 board does not drive the
-//! W800's TRNG; nothing secret may come from this.
+//! W800's TRNG yet. It is for tests and non-secret uses (jitter, client tokens) only: it is no
+//! `SecureEntropy`, so a board that has nothing better opens no TLS.
 
 use crate::hal::Entropy;
 
 /// The generator.
 #[derive(Debug)]
-pub struct SeededEntropy {
+pub struct SeededTestEntropy {
     state: u32,
 }
 
-impl SeededEntropy {
+impl SeededTestEntropy {
     /// A generator from `seed` (0 is replaced, as xorshift would stay at 0).
-    pub fn new(seed: u32) -> SeededEntropy {
-        SeededEntropy {
+    pub fn new(seed: u32) -> SeededTestEntropy {
+        SeededTestEntropy {
             state: if seed == 0 { 0x9E37_79B9 } else { seed },
         }
     }
@@ -28,7 +29,7 @@ impl SeededEntropy {
     }
 }
 
-impl Entropy for SeededEntropy {
+impl Entropy for SeededTestEntropy {
     fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(4) {
             let word = self.next().to_le_bytes();
@@ -43,7 +44,7 @@ mod tests {
 
     #[test]
     fn entropy_fills_every_byte_and_varies() {
-        let mut entropy = SeededEntropy::new(0);
+        let mut entropy = SeededTestEntropy::new(0);
         let mut a = [0u8; 7];
         let mut b = [0u8; 7];
         entropy.fill(&mut a);

@@ -9,7 +9,8 @@
 //!   chip as the vendor SDK does; a panic or fault resets with reason "exception".
 //! - Tick: CoreTIM on VIC interrupt 25, at the CPU clock the bootloader left (read back from
 //!   the clock divider).
-//! - Entropy and clock: the same stand-ins as the QEMU board (the TRNG has no driver yet).
+//! - Entropy and clock: the same stand-ins as the QEMU board (the TRNG has no driver yet, so
+//!   this board opens no TLS).
 
 use crate::hal::{Flash, FlashError, FlashGeometry};
 
@@ -78,7 +79,7 @@ pub use chip::*;
 mod chip {
     use super::*;
     use crate::board::last_words::{report_fault, report_panic, LastWords};
-    use crate::board::seeded_entropy::SeededEntropy;
+    use crate::board::seeded_entropy::SeededTestEntropy;
     use crate::board::uptime::UptimeClock;
     use crate::hal::{Console, ConsoleRead, Reset, ResetReason};
     use crate::mmio::Reg;
@@ -94,7 +95,7 @@ mod chip {
         pub flash: XipFlash,
         pub reset: W800Reset,
         pub clock: UptimeClock,
-        pub entropy: SeededEntropy,
+        pub entropy: SeededTestEntropy,
     }
 
     static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -155,7 +156,7 @@ mod chip {
                 flash: unsafe { XipFlash::new(XIP_BASE) },
                 reset: W800Reset { last },
                 clock: UptimeClock::new(),
-                entropy: SeededEntropy::new(seed),
+                entropy: SeededTestEntropy::new(seed),
             }
         }
     }
