@@ -5,14 +5,13 @@
 
 mod support;
 
-use bsp::format::image::Version;
 use bsp::format::ptable::PartitionTableRepr;
 use bsp::sample::app_binary;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{make_pki, temp_flash, workspace, Session, TestNet};
-use w800_tool::images::{self, OtaOverrides, PackSettings};
+use support::{make_pki, ota_image, temp_flash, workspace, Session, TestNet};
+use w800_tool::images;
 
 /// How long a job may take to reach its end state.
 const JOB_WAIT: Duration = Duration::from_secs(60);
@@ -38,7 +37,16 @@ impl Lab {
 
     /// Runs `scripts/cloud` with this lab's settings; its standard output.
     fn cloud(&self, args: &[&str]) -> String {
-        let out = Command::new(workspace().join("scripts/cloud"))
+        let mut command = Command::new(workspace().join("scripts/cloud"));
+        // The service `cargo test --workspace` built for its own tests: building it again from
+        // here, while other test binaries run, would replace libraries under them.
+        let built = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace().join("target"), PathBuf::from)
+            .join("i686-unknown-linux-gnu/debug/cloud-svc");
+        if built.exists() {
+            command.env("CLOUD_SVC_BIN", built);
+        }
+        let out = command
             .args(args)
             .env("CLOUD_TESTNET", &self.net.name)
             .env("CLOUD_DIR", self.dir.join("cloud"))
@@ -161,15 +169,7 @@ fn json_string(text: &str, prefix: &str) -> Option<String> {
 
 /// An `_ota.img` for `app` of version `version`, `size` bytes of firmware, in `dir`.
 fn ota_file(dir: &Path, version: &str, size: usize) -> PathBuf {
-    let table = PartitionTableRepr::with_ota();
-    let settings = PackSettings {
-        table: table.clone(),
-        partition: "app".into(),
-        version: Version::new(version).unwrap(),
-        upd_no: 0,
-    };
-    let img = images::pack(&app_binary(7, size), &settings).unwrap();
-    let ota = images::pack_ota(&img, &table, OtaOverrides::default()).unwrap();
+    let (_, ota) = ota_image(&app_binary(7, size), version);
     let path = dir.join(format!("{version}-{size}_ota.img"));
     std::fs::write(&path, ota).unwrap();
     path

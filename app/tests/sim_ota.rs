@@ -6,33 +6,17 @@
 
 mod support;
 
-use bsp::format::image::{self, ImageHeaderRepr, Version};
-use bsp::format::ptable::PartitionTableRepr;
+use bsp::format::image::{self, ImageHeaderRepr};
 use bsp::sample::app_binary;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::{make_pki, run_to_end, sim, temp_flash, Session};
-use w800_tool::images::{self, OtaOverrides, PackSettings};
+use support::{make_pki, ota_image, run_to_end, sim, temp_flash, Session};
 
 const APP_OTA: u64 = 0x13_1000;
 const APP_BODY: u64 = 0xF400;
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The `.img` and `_ota.img` of `binary` as version `version`.
-fn ota_image(binary: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
-    let table = PartitionTableRepr::with_ota();
-    let settings = PackSettings {
-        table: table.clone(),
-        partition: "app".into(),
-        version: Version::new(version).unwrap(),
-        upd_no: 0,
-    };
-    let img = images::pack(binary, &settings).unwrap();
-    let ota = images::pack_ota(&img, &table, OtaOverrides::default()).unwrap();
-    (img, ota)
-}
 
 /// `file` signed with `key` (ECDSA P-256, SHA-256, DER) by OpenSSL, in base64.
 fn signature(dir: &Path, file: &[u8], key: &Path) -> String {

@@ -32,6 +32,24 @@ pub fn temp_flash(name: &str) -> PathBuf {
     dir.join("flash.bin")
 }
 
+/// The `.img` and `_ota.img` of `binary` for `app` as version `version`, packed by the host
+/// tool's library.
+pub fn ota_image(binary: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
+    use bsp::format::image::Version;
+    use bsp::format::ptable::PartitionTableRepr;
+    use w800_tool::images::{self, OtaOverrides, PackSettings};
+    let table = PartitionTableRepr::with_ota();
+    let settings = PackSettings {
+        table: table.clone(),
+        partition: "app".into(),
+        version: Version::new(version).unwrap(),
+        upd_no: 0,
+    };
+    let img = images::pack(binary, &settings).unwrap();
+    let ota = images::pack_ota(&img, &table, OtaOverrides::default()).unwrap();
+    (img, ota)
+}
+
 /// A private test PKI (certs/make-pki) in `dir`.
 pub fn make_pki(dir: &Path) -> PathBuf {
     let pki = dir.join("pki");
