@@ -91,6 +91,10 @@ pub const OTA_AGENT_PRIORITY: Priority = 3;
 /// The download task runs TLS handshakes (mbedTLS keeps its big numbers on the heap).
 pub const OTA_DOWNLOAD_STACK_WORDS: u16 = 2048;
 pub const OTA_DOWNLOAD_PRIORITY: Priority = 4;
+/// How often the idle agent looks whether its MQTT session still runs, and how long it waits
+/// between attempts to start a new one after the MQTT task gave up.
+pub const OTA_SESSION_CHECK: Duration = Duration::from_secs(5);
+pub const OTA_RECONNECT_PAUSE: Duration = Duration::from_secs(30);
 /// The longest presigned URL (AWS's limit for `update_data_url`).
 pub const OTA_URL_MAX: usize = 2048;
 

@@ -127,6 +127,7 @@ impl Random for BoardRandom {
 }
 
 /// Where the task connects, what it subscribes to first and where messages go.
+#[derive(Clone)]
 pub struct Target {
     pub station: &'static Station,
     pub credentials: &'static Credentials,

@@ -350,3 +350,41 @@ fn an_rsa_device_key_and_a_separate_https_trust_anchor_work() {
     start_agent(&mut sim);
     assert_eq!(lab.wait_for_end("rsa-2", &mut sim).0, "SUCCEEDED");
 }
+
+#[test]
+fn an_unreachable_broker_stops_the_agent_and_a_retry_allocates_nothing_new() {
+    let net = TestNet::up("u");
+    let flash = temp_flash("unreachable");
+    let dir = flash.parent().unwrap().to_path_buf();
+    let pki = make_pki(&dir);
+    let settings = dir.join("ota.conf");
+    std::fs::write(&settings, "endpoint = iot.w800.test\nport = 9999\n").unwrap();
+    let file = |name: &str| pki.join(name).display().to_string();
+    let (ca, cert, key) = (
+        file("ca.crt"),
+        file("w800-demo-1.crt"),
+        file("w800-demo-1.key"),
+    );
+    let config = settings.display().to_string();
+    let mut sim = Session::start(net.sim(
+        &flash,
+        &[
+            "--ca", &ca, "--cert", &cert, "--key", &key, "--config", &config,
+        ],
+    ));
+    let mut free = Vec::new();
+    for _ in 0..3 {
+        start_agent(&mut sim);
+        sim.expect("the Jobs session did not start", JOB_WAIT);
+        sim.send("ota status");
+        sim.expect("agent: stopped", STEP);
+        sim.send("free");
+        let line = sim.expect("heap free", STEP);
+        // "heap free N bytes, minimum ever M bytes, ...": N.
+        free.push(line.split_whitespace().nth(2).unwrap_or_default().to_owned());
+    }
+    // The first attempt made the service's parts; the next ones reuse them.
+    assert_eq!(free[1], free[2], "{free:?}");
+    drop(sim);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -21,7 +21,7 @@ mod pool;
 use crate::config::{
     HANDSHAKE_WAIT, MQTT_PAYLOAD_MAX, OTA_AGENT_PRIORITY, OTA_AGENT_STACK_WORDS, OTA_BLOCK_BUFFERS,
     OTA_BLOCK_SIZE, OTA_DOWNLOAD_PRIORITY, OTA_DOWNLOAD_STACK_WORDS, OTA_EVENTS,
-    OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX,
+    OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX, OTA_RECONNECT_PAUSE, OTA_SESSION_CHECK,
 };
 use crate::mqtt::{self, MessageSink, Request, Topic};
 use crate::network::{credentials, station};
@@ -52,15 +52,25 @@ pub type AgentQueue = Queue<Event<PoolBuf>>;
 
 type OtaAgent = Agent<MqttControl, DownloadPort, FlashPlatform, KernelTimer>;
 
-/// The running service, made by the first `aws_ota`.
+/// The service, made by the first `aws_ota` with everything its tasks share; a later
+/// `aws_ota` (after the agent gave up connecting) starts a new agent task on the same parts,
+/// so that retrying allocates nothing new.
 pub struct OtaService {
     events: &'static AgentQueue,
+    parts: Parts,
     /// The agent's last status, for `ota status` (the agent itself belongs to its task).
     status: Mutex<Option<Status>>,
     /// Where it connects, for `ota status`.
     settings: OtaSettings,
     /// Whether the agent task runs.
     running: AtomicBool,
+}
+
+/// What the agent's tasks share for the life of the firmware.
+struct Parts {
+    session: &'static mqtt::Session,
+    downloader: &'static Downloader,
+    sink: &'static JobsSink,
 }
 
 impl OtaService {
@@ -226,29 +236,14 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     let mqtt_credentials = credentials(services)?;
     let https = https_credentials(services)?;
     let slots = crate::ota::slots(platform).map_err(CommandError::Failed)?;
-    let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
     let service: &'static OtaService = match *slot {
         Some(service) => service,
-        None => Box::leak(Box::new(OtaService {
-            events: Box::leak(Box::new(Queue::new(OTA_EVENTS).map_err(kernel_failed)?)),
-            status: Mutex::new(None).map_err(kernel_failed)?,
-            settings: settings.clone(),
-            running: AtomicBool::new(false),
-        })),
+        None => new_service(station, https, settings.clone(), Topics::new(thing.clone()))?,
     };
     *slot = Some(service);
     service.running.store(true, Ordering::Release);
     drop(slot);
-    let started = start(
-        platform,
-        station,
-        service,
-        thing,
-        running,
-        mqtt_credentials,
-        https,
-        slots,
-    );
+    let started = start(platform, station, service, running, mqtt_credentials, slots);
     if let Err(e) = started {
         service.running.store(false, Ordering::Release);
         return Err(e);
@@ -261,26 +256,64 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     Ok(())
 }
 
-/// Builds the agent and its tasks. The agent task connects the MQTT session first, then
-/// posts itself `Start`.
-#[allow(clippy::too_many_arguments)]
+/// The service and what its tasks share, made once: the pools, the MQTT session, the
+/// download task.
+fn new_service(
+    station: &'static Station,
+    https: &'static Credentials,
+    settings: OtaSettings,
+    topics: Topics,
+) -> Result<&'static OtaService, CommandError> {
+    let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
+    let events: &'static AgentQueue =
+        Box::leak(Box::new(Queue::new(OTA_EVENTS).map_err(kernel_failed)?));
+    let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
+    let blocks = Pool::new(OTA_BLOCK_BUFFERS, OTA_BLOCK_SIZE as usize).map_err(kernel_failed)?;
+    let downloader = Downloader::new().map_err(kernel_failed)?;
+    let service: &'static OtaService = Box::leak(Box::new(OtaService {
+        events,
+        parts: Parts {
+            session: Box::leak(Box::new(mqtt::Session::new().map_err(kernel_failed)?)),
+            downloader,
+            sink: Box::leak(Box::new(JobsSink {
+                topics,
+                messages,
+                events,
+            })),
+        },
+        status: Mutex::new(None).map_err(kernel_failed)?,
+        settings,
+        running: AtomicBool::new(false),
+    }));
+    let fetcher = Fetcher {
+        downloader,
+        station,
+        credentials: https,
+        blocks,
+        events,
+    };
+    kernel::spawn(
+        "ota-http",
+        OTA_DOWNLOAD_STACK_WORDS,
+        OTA_DOWNLOAD_PRIORITY,
+        move || download::run(fetcher),
+    )
+    .map_err(kernel_failed)?;
+    Ok(service)
+}
+
+/// Builds an agent over the service's parts and starts its task, which connects the Jobs
+/// session first, then posts itself `Start`.
 fn start(
     platform: &'static Platform,
     station: &'static Station,
     service: &'static OtaService,
-    thing: ThingName,
     running: Version,
     mqtt_credentials: &'static Credentials,
-    https: &'static Credentials,
     slots: bsp::ota::Slots,
 ) -> Result<(), CommandError> {
     let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
-    let topics = Topics::new(thing.clone());
-    let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
-    let blocks = Pool::new(OTA_BLOCK_BUFFERS, OTA_BLOCK_SIZE as usize).map_err(kernel_failed)?;
-    let session: &'static mqtt::Session =
-        Box::leak(Box::new(mqtt::Session::new().map_err(kernel_failed)?));
-    let downloader = Downloader::new().map_err(kernel_failed)?;
+    let parts = &service.parts;
     let events = service.events;
     let timer = kernel::Timer::new("ota", Duration::from_secs(1), false, move || {
         let _ = events.send(Event::RequestTimer, Duration::ZERO);
@@ -293,11 +326,12 @@ fn start(
         token_prefix: u32::from_le_bytes(token_prefix),
         ..Config::default()
     };
+    let topics = parts.sink.topics.clone();
     let agent = Agent::new(
         config,
         topics.clone(),
-        MqttControl(session),
-        DownloadPort(downloader),
+        MqttControl(parts.session),
+        DownloadPort(parts.downloader),
         FlashPlatform::new(platform, slots, running),
         KernelTimer {
             timer,
@@ -317,55 +351,53 @@ fn start(
             .iter()
             .filter_map(|filter| Topic::try_from(filter.as_str()).ok())
             .collect(),
-        sink: Box::leak(Box::new(JobsSink {
-            topics,
-            messages,
-            events,
-        })),
+        sink: parts.sink,
     };
-    let fetcher = Fetcher {
-        downloader,
-        station,
-        credentials: https,
-        blocks,
-        events,
-    };
-    kernel::spawn(
-        "ota-http",
-        OTA_DOWNLOAD_STACK_WORDS,
-        OTA_DOWNLOAD_PRIORITY,
-        move || download::run(fetcher),
-    )
-    .map_err(kernel_failed)?;
     kernel::spawn(
         "ota-agent",
         OTA_AGENT_STACK_WORDS,
         OTA_AGENT_PRIORITY,
-        move || run(platform, service, agent, target, session),
+        move || run(platform, service, agent, target),
     )
     .map_err(kernel_failed)
 }
 
 /// The agent task: connects the Jobs session, starts the agent, then handles one event at a
 /// time: a handler's follow-up first, else the next from the queue.
+///
+/// When the MQTT task gives up on the broker (its reconnects ran out), the agent task connects
+/// a new session and asks for the job document again, so a long outage costs no job.
 fn run(
     platform: &'static Platform,
     service: &'static OtaService,
     mut agent: OtaAgent,
     target: mqtt::Target,
-    session: &'static mqtt::Session,
 ) {
-    log::info!(target: "ota", "connecting to {}:{} as {}", target.host, target.port, target.client_id);
-    if let Err(e) = mqtt::start(platform, target, session) {
-        log::error!(target: "ota", "the Jobs session did not start: {e}");
+    let session = service.parts.session;
+    let connect = || {
+        log::info!(target: "ota", "connecting to {}:{} as {}", target.host, target.port, target.client_id);
+        mqtt::start(platform, target.clone(), session)
+            .map_err(|e| log::error!(target: "ota", "the Jobs session did not start: {e}"))
+    };
+    if connect().is_err() {
         service.running.store(false, Ordering::Release);
         return;
     }
     let _ = service.events.send(Event::Start, Duration::ZERO);
     loop {
+        if !session.is_active() {
+            log::warn!(target: "ota", "the Jobs session ended");
+            if connect().is_err() {
+                kernel::delay(OTA_RECONNECT_PAUSE);
+                continue;
+            }
+            let _ = service
+                .events
+                .send(Event::RequestJobDocument, Duration::ZERO);
+        }
         let event = match agent.take_signal() {
             Some(signal) => Event::from(signal),
-            None => match service.events.receive(Duration::MAX) {
+            None => match service.events.receive(OTA_SESSION_CHECK) {
                 Some(event) => event,
                 None => continue,
             },
@@ -381,6 +413,10 @@ pub fn agent_status(ctx: &mut Context<'_>) -> CommandResult {
         writeln!(ctx.out, "agent: not started ('aws_ota')")?;
         return Ok(());
     };
+    if !service.running.load(Ordering::Acquire) {
+        writeln!(ctx.out, "agent: stopped ('aws_ota' starts it again)")?;
+        return Ok(());
+    }
     let Some(status) = service.status.lock().clone() else {
         writeln!(ctx.out, "agent: connecting")?;
         return Ok(());
