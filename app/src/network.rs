@@ -155,6 +155,11 @@ pub fn ntp(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         "local time: {} (UTC)",
         crate::time::format_utc(now)
     )?;
+    // The clock is set: what an update waiting for its self-test needed. Its failure is the
+    // agent's, not the clock's.
+    if let Err(CommandError::Failed(why)) = crate::aws_ota::start_for_self_test(ctx) {
+        log::warn!(target: "ota", "the self-test could not start: {why}");
+    }
     Ok(())
 }
 

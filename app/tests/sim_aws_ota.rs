@@ -175,15 +175,26 @@ fn ota_file(dir: &Path, version: &str, size: usize) -> PathBuf {
     path
 }
 
-/// Joins the network, sets the clock and starts the agent.
-fn start_agent(sim: &mut Session) {
+/// Joins the network and sets the clock.
+fn join(sim: &mut Session) {
     sim.send("wifi init");
     sim.send("wifi connect 61test 12345678");
     sim.expect("sta got ip", STEP);
     sim.send("ntp start");
     sim.expect("local time:", STEP);
+}
+
+/// Joins the network, sets the clock and starts the agent.
+fn start_agent(sim: &mut Session) {
+    join(sim);
     sim.send("aws_ota");
     sim.expect("aws_ota: agent started", STEP);
+}
+
+/// After the restart into the new image: the agent starts by itself once the clock is set.
+fn rejoin_for_self_test(sim: &mut Session) {
+    join(sim);
+    sim.expect("aws_ota: the new image awaits its self-test", STEP);
 }
 
 #[test]
@@ -200,7 +211,7 @@ fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
     // The sim restarts itself (same process, same console) and installs the image.
     sim.expect("installed 0.2.0", STEP);
     sim.expect("app image ver 0.2.0", STEP);
-    start_agent(&mut sim);
+    rejoin_for_self_test(&mut sim);
     sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
     assert_eq!(
         lab.wait_for_end("v2", &mut sim),
@@ -268,7 +279,7 @@ fn a_cut_download_resumes_and_an_expired_url_is_refreshed() {
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
     sim.expect("installed 0.2.0", STEP);
-    start_agent(&mut sim);
+    rejoin_for_self_test(&mut sim);
     assert_eq!(lab.wait_for_end("resume", &mut sim).0, "SUCCEEDED");
     let requests = lab.requests("resume");
     let starts: Vec<u64> = requests
@@ -315,7 +326,7 @@ fn a_canceled_job_is_aborted_and_the_next_one_runs() {
     assert_eq!(lab.wait_for_end("canceled", &mut sim).0, "CANCELED");
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
     sim.expect("installed 0.2.0", STEP);
-    start_agent(&mut sim);
+    rejoin_for_self_test(&mut sim);
     assert_eq!(lab.wait_for_end("next", &mut sim).0, "SUCCEEDED");
 }
 
@@ -347,7 +358,7 @@ fn an_rsa_device_key_and_a_separate_https_trust_anchor_work() {
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
     sim.expect("installed 0.2.0", STEP);
-    start_agent(&mut sim);
+    rejoin_for_self_test(&mut sim);
     assert_eq!(lab.wait_for_end("rsa-2", &mut sim).0, "SUCCEEDED");
 }
 
@@ -381,7 +392,12 @@ fn an_unreachable_broker_stops_the_agent_and_a_retry_allocates_nothing_new() {
         sim.send("free");
         let line = sim.expect("heap free", STEP);
         // "heap free N bytes, minimum ever M bytes, ...": N.
-        free.push(line.split_whitespace().nth(2).unwrap_or_default().to_owned());
+        free.push(
+            line.split_whitespace()
+                .nth(2)
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
     // The first attempt made the service's parts; the next ones reuse them.
     assert_eq!(free[1], free[2], "{free:?}");

@@ -32,6 +32,7 @@ use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
+use bsp::hal::ResetReason;
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
@@ -207,6 +208,26 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     if !args.is_empty() {
         return Err(CommandError::Usage);
     }
+    start_agent(ctx)
+}
+
+/// After a restart into a new image (reset reason `ota`), the agent starts by itself as soon as
+/// the network and the clock are there (`ntp start`), so the self-test needs no command.
+pub fn start_for_self_test(ctx: &mut Context<'_>) -> CommandResult {
+    let pending = ctx.platform.reset.last_reason() == ResetReason::Ota;
+    let running = ctx
+        .services
+        .aws_ota
+        .lock()
+        .is_some_and(|service| service.running.load(Ordering::Acquire));
+    if !pending || running {
+        return Ok(());
+    }
+    writeln!(ctx.out, "aws_ota: the new image awaits its self-test")?;
+    start_agent(ctx)
+}
+
+fn start_agent(ctx: &mut Context<'_>) -> CommandResult {
     let (platform, services) = (ctx.platform, ctx.services);
     let station = station(services)?;
     let interface = station.interface();
