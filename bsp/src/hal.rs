@@ -205,8 +205,21 @@ impl fmt::Display for WifiError {
     }
 }
 
+/// The radio's interrupt request to the task that drives it (see [`Wifi::set_irq`]).
+pub trait RadioIrq: Sync {
+    /// Asks the driver task to look at the radio: a frame is ready, the link changed, or one
+    /// of the radio's timers is due. Called where the radio's receive path runs: its
+    /// interrupt handler on the chip (the W800 vendor driver's receive callback), a host
+    /// thread on the sim. Never blocks; raises the task has not seen yet count as one.
+    fn raise(&self);
+}
+
 /// The Wi-Fi station: association, then Ethernet frames while associated.
 pub trait Wifi: Send {
+    /// Connects the radio's events to the driver task's `irq`, before frames flow: from then
+    /// on the radio raises it whenever [`Wifi::recv`] or [`Wifi::is_connected`] may have
+    /// something new, so the task never polls.
+    fn set_irq(&mut self, irq: &'static dyn RadioIrq);
     /// The station's MAC address.
     fn mac(&self) -> [u8; 6];
     /// Associates with the access point `ssid` using `passphrase` (WPA2-PSK).

@@ -283,6 +283,12 @@ impl<const SLOTS: usize, const MTU: usize> Impairment<SLOTS, MTU> {
         Some(len)
     }
 
+    /// When the next frame is due (microseconds since the link started), if one waits: the
+    /// time a timer must release it.
+    pub fn next_due(&self) -> Option<u64> {
+        self.slots.iter().map(|s| s.due_us).min()
+    }
+
     /// Frames waiting.
     pub fn queued(&self) -> usize {
         self.slots.len()
@@ -365,9 +371,12 @@ mod tests {
             delay_ms: 20,
             ..Default::default()
         });
+        assert_eq!(link.next_due(), None);
         link.submit(ms(100), b"x");
+        assert_eq!(link.next_due(), Some(ms(120)));
         assert!(drain(&mut link, ms(120) - 1).is_empty());
         assert_eq!(drain(&mut link, ms(120)).len(), 1);
+        assert_eq!(link.next_due(), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 /* The FreeRTOS settings every board shares. Values follow the FreeRTOSConfig.h of
  * WinnerMicro's W800 SDK (wm_sdk_w800) where they matter to behaviour: 16 priorities, 1 kHz
  * tick, 8-byte alignment, 32-bit ticks. A board's FreeRTOSConfig.h sets
- * configTOTAL_HEAP_SIZE and configCHECK_FOR_STACK_OVERFLOW, then includes this. */
+ * configTOTAL_HEAP_SIZE, configCHECK_FOR_STACK_OVERFLOW, configUSE_IDLE_HOOK and
+ * configUSE_TICK_HOOK, then includes this. */
 #ifndef FREERTOS_CONFIG_COMMON_H
 #define FREERTOS_CONFIG_COMMON_H
 
@@ -30,8 +31,6 @@ void kernel_assert_failed(const char *file, int line);
 #define configSUPPORT_STATIC_ALLOCATION  0
 #define configAPPLICATION_ALLOCATED_HEAP 0
 
-#define configUSE_IDLE_HOOK            0
-#define configUSE_TICK_HOOK            0
 #define configUSE_MALLOC_FAILED_HOOK   0
 
 #define configUSE_MUTEXES             1

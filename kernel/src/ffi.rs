@@ -70,6 +70,8 @@ extern "C" {
     pub fn kernel_catch_up_ticks(ticks: u32) -> i32;
     pub fn kernel_host_monotonic_ns() -> u64;
     pub fn kernel_host_abort(why: *const c_char) -> !;
+    pub fn kernel_host_idle_sleep(word: *mut u32, timeout_ns: u32);
+    pub fn kernel_host_wake(word: *mut u32);
 }
 
 #[cfg(target_arch = "csky")]

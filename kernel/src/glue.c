@@ -5,8 +5,11 @@
 #include "timers.h"
 
 #if defined(__linux__)
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #endif
@@ -113,6 +116,20 @@ uint64_t kernel_host_monotonic_ns(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* The sim's idle task sleeps here while `*word` (the pending simulated interrupts) is 0, for at
+ * most `timeout_ns`: a raise (kernel_host_wake) or a signal (the tick, which the port sends to
+ * the running task's thread: this one) ends the sleep. The futex compares `*word` with 0 in the
+ * kernel, so a raise just before the sleep is not missed. */
+void kernel_host_idle_sleep(uint32_t *word, uint32_t timeout_ns) {
+    struct timespec timeout = {.tv_sec = 0, .tv_nsec = (long)timeout_ns};
+    (void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0u, &timeout, NULL, 0);
+}
+
+/* Wakes the idle task from kernel_host_idle_sleep on `word`; from any thread. */
+void kernel_host_wake(uint32_t *word) {
+    (void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Stops the sim with `why` on stderr, without unwinding: for the allocator, which must not

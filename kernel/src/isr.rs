@@ -167,6 +167,20 @@ pub fn simulate_interrupt<R>(handler: impl FnOnce(&mut IsrContext) -> R) -> R {
     result
 }
 
+/// Runs `handler` in interrupt context from inside the sim's tick interrupt (the tick hook, in
+/// the port's tick signal handler, where the port's signals are blocked already), with
+/// [`in_isr`] true. No yield is taken here: the `*_from_isr` services mark the switch they need
+/// pending, and the tick interrupt takes it as it ends.
+#[cfg(target_os = "linux")]
+pub(crate) fn in_tick_interrupt(handler: impl FnOnce(&mut IsrContext)) {
+    let was_in_isr = IN_SIMULATED_INTERRUPT.swap(true, Ordering::Relaxed);
+    // SAFETY: the tick hook runs inside the tick interrupt. The context is not dropped, so it
+    // asks for no yield in the middle of the tick: the tick's end takes the pending switch.
+    let mut isr = core::mem::ManuallyDrop::new(unsafe { IsrContext::enter() });
+    handler(&mut isr);
+    IN_SIMULATED_INTERRUPT.store(was_in_isr, Ordering::Relaxed);
+}
+
 /// The critical section and the flag of a simulated interrupt, ended on drop (also when the
 /// handler panics).
 #[cfg(target_os = "linux")]

@@ -18,9 +18,12 @@ pub mod port;
 mod queue;
 #[cfg(target_os = "linux")]
 mod sim_clock;
+#[cfg(target_os = "linux")]
+mod sim_irq;
 mod task;
 mod time;
 mod timer;
+mod wake;
 
 pub use heap::{c_calloc, c_free, heap_stats, Heap, HeapStats};
 #[cfg(target_os = "linux")]
@@ -36,6 +39,7 @@ pub use task::{
 };
 pub use time::{delay, now_ms, FOREVER};
 pub use timer::Timer;
+pub use wake::Wake;
 
 use core::fmt;
 

@@ -3,7 +3,7 @@
 //! in `lwip-sys`, which takes lwIP's core lock itself.
 
 use crate::ping;
-use bsp::hal::{Clock, Wifi, WifiError};
+use bsp::hal::{Clock, RadioIrq, Wifi, WifiError};
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::fmt;
 use core::net::Ipv4Addr;
@@ -15,10 +15,6 @@ use lwip_sys as ffi;
 /// The link driver task: moves frames from the radio into lwIP.
 const DRIVER_STACK_WORDS: u16 = 1024;
 const DRIVER_PRIORITY: kernel::Priority = 7;
-/// How long the driver sleeps when the radio has nothing.
-const DRIVER_IDLE: Duration = Duration::from_millis(1);
-/// The most frames taken in one round before sleeping, so a flood cannot starve the system.
-const DRIVER_BURST: usize = 32;
 /// The largest Ethernet frame.
 const FRAME_MAX: usize = 1514;
 
@@ -78,6 +74,15 @@ pub struct Interface {
 
 /// The radio, shared by the driver task and lwIP's output path.
 type SharedWifi = Mutex<dyn Wifi>;
+
+/// The radio's interrupt request: wakes the driver task.
+struct DriverIrq(kernel::Wake);
+
+impl RadioIrq for DriverIrq {
+    fn raise(&self) {
+        self.0.raise();
+    }
+}
 
 /// The station interface. There is one; [`Station::start`] makes it.
 pub struct Station {
@@ -176,33 +181,29 @@ impl Station {
                 return Err(NetError::Stack);
             }
         }
+        let wake = kernel::Wake::new().map_err(|_| NetError::Stack)?;
+        wifi.lock().set_irq(alloc_static(DriverIrq(wake)));
         kernel::spawn("netif", DRIVER_STACK_WORDS, DRIVER_PRIORITY, move || {
-            station.drive()
+            station.drive(wake)
         })
         .map_err(|_| NetError::Stack)?;
         Ok(station)
     }
 
-    /// The driver task: frames from the radio into lwIP, and the link state into lwIP.
-    fn drive(&self) {
+    /// The driver task: frames from the radio into lwIP, and the link state into lwIP. It
+    /// sleeps until the radio raises its interrupt request, then takes everything the radio
+    /// has; a raise that comes while it works is kept for its next wait.
+    fn drive(&self, wake: kernel::Wake) {
         let mut frame = [0u8; FRAME_MAX];
-        let mut rounds: u32 = 0;
         loop {
-            let mut taken = 0;
-            while taken < DRIVER_BURST {
+            self.follow_radio();
+            loop {
                 let received = self.wifi.lock().recv(&mut frame);
                 let Some(len) = received else { break };
                 // SAFETY: `frame` holds `len` received bytes; glue.c copies them.
                 unsafe { ffi::lwip_port_input(frame.as_ptr(), len) };
-                taken += 1;
             }
-            rounds = rounds.wrapping_add(1);
-            if rounds.is_multiple_of(100) {
-                self.follow_radio();
-            }
-            if taken == 0 {
-                kernel::delay(DRIVER_IDLE);
-            }
+            wake.wait(kernel::FOREVER);
         }
     }
 

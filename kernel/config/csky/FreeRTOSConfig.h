@@ -14,6 +14,10 @@
  * firmware naming the task. */
 #define configCHECK_FOR_STACK_OVERFLOW 2
 
+/* No hooks: the idle task spins as FreeRTOS's does (the core's low-power wait is not used). */
+#define configUSE_IDLE_HOOK 0
+#define configUSE_TICK_HOOK 0
+
 #include "../common.h"
 
 #endif

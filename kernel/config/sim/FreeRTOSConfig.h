@@ -11,6 +11,12 @@
  * the FreeRTOS stack the check would watch only holds the port's record of the thread. */
 #define configCHECK_FOR_STACK_OVERFLOW 0
 
+/* The sim's simulated interrupts (kernel/src/sim_irq.rs): the idle hook sleeps until the next
+ * tick or a simulated interrupt instead of spinning a host core, and takes the interrupts
+ * raised while it slept; the tick hook takes those raised while a task ran. */
+#define configUSE_IDLE_HOOK 1
+#define configUSE_TICK_HOOK 1
+
 #include "../common.h"
 
 #endif
