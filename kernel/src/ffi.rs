@@ -70,7 +70,12 @@ extern "C" {
     pub fn kernel_catch_up_ticks(ticks: u32) -> i32;
     pub fn kernel_host_monotonic_ns() -> u64;
     pub fn kernel_host_abort(why: *const c_char) -> !;
-    pub fn kernel_host_idle_sleep(word: *mut u32, timeout_ns: u32);
+    pub fn kernel_host_idle_sleep(word: *mut u32, timeout_ns: u64);
+    pub fn kernel_host_mask_tick(masked: i32);
+    pub fn kernel_host_tickless(asleep: i32);
+    pub fn kernel_host_discard_tick();
+    pub fn kernel_may_sleep() -> i32;
+    pub fn kernel_step_tick(ticks: u32);
     pub fn kernel_host_wake(word: *mut u32);
 }
 

@@ -7,6 +7,8 @@
 #if defined(__linux__)
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -122,10 +124,63 @@ uint64_t kernel_host_monotonic_ns(void) {
  * most `timeout_ns`: a raise (kernel_host_wake) or a signal (the tick, which the port sends to
  * the running task's thread: this one) ends the sleep. The futex compares `*word` with 0 in the
  * kernel, so a raise just before the sleep is not missed. */
-void kernel_host_idle_sleep(uint32_t *word, uint32_t timeout_ns) {
-    struct timespec timeout = {.tv_sec = 0, .tv_nsec = (long)timeout_ns};
+void kernel_host_idle_sleep(uint32_t *word, uint64_t timeout_ns) {
+    struct timespec timeout = {.tv_sec = (time_t)(timeout_ns / 1000000000u),
+                               .tv_nsec = (long)(timeout_ns % 1000000000u)};
     (void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0u, &timeout, NULL, 0);
 }
+
+/* Set while the idle task sleeps without ticks (kernel/src/sim_irq.rs). */
+static uint32_t kernel_tickless;
+
+/* Marks the start (`asleep` != 0) and the end of the idle task's sleep without ticks. */
+void kernel_host_tickless(int32_t asleep) {
+    __atomic_store_n(&kernel_tickless, asleep != 0 ? 1u : 0u, __ATOMIC_SEQ_CST);
+    if (asleep == 0) {
+        (void)syscall(SYS_futex, &kernel_tickless, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    }
+}
+
+/* The POSIX port's tick thread is the one caller of usleep in the sim (port.c,
+ * prvTimerTickHandler): it signals a tick to the running task's thread, then sleeps one tick
+ * period. While the idle task sleeps without ticks those signals are blocked and dropped (the
+ * count is stepped from the host's clock instead), so the thread waits for that sleep to end
+ * rather than wake a thousand times a second for nothing. This definition takes the place of
+ * the C library's. */
+int usleep(useconds_t usec) {
+    while (__atomic_load_n(&kernel_tickless, __ATOMIC_SEQ_CST) != 0) {
+        (void)syscall(SYS_futex, &kernel_tickless, FUTEX_WAIT_PRIVATE, 1u, NULL, NULL, 0);
+    }
+    struct timespec period = {.tv_sec = (time_t)(usec / 1000000u),
+                              .tv_nsec = (long)(usec % 1000000u) * 1000};
+    return nanosleep(&period, NULL);
+}
+
+/* Blocks (`masked` != 0) or unblocks the tick's signal (SIGALRM in the POSIX port) on the
+ * calling thread: the idle task's tickless sleep. */
+void kernel_host_mask_tick(int32_t masked) {
+    sigset_t tick;
+    sigemptyset(&tick);
+    sigaddset(&tick, SIGALRM);
+    (void)pthread_sigmask(masked != 0 ? SIG_BLOCK : SIG_UNBLOCK, &tick, NULL);
+}
+
+/* Takes the tick signals that came while the calling thread blocked them, without handling
+ * them: the ticks slept through are stepped from the host's clock instead. */
+void kernel_host_discard_tick(void) {
+    sigset_t tick;
+    sigemptyset(&tick);
+    sigaddset(&tick, SIGALRM);
+    struct timespec now = {0, 0};
+    (void)sigtimedwait(&tick, NULL, &now);
+}
+
+/* Whether the tickless sleep may go on (eTaskConfirmSleepModeStatus); with the scheduler
+ * suspended. */
+BaseType_t kernel_may_sleep(void) { return eTaskConfirmSleepModeStatus() != eAbortSleep; }
+
+/* Adds the ticks a tickless sleep lasted (vTaskStepTick); with the scheduler suspended. */
+void kernel_step_tick(TickType_t ticks) { vTaskStepTick(ticks); }
 
 /* Wakes the idle task from kernel_host_idle_sleep on `word`; from any thread. */
 void kernel_host_wake(uint32_t *word) {

@@ -3,18 +3,31 @@
 //! The POSIX port's tick thread signals a tick, then sleeps one tick period: the sleep's
 //! overshoot and the signal's handling add to every period, and signals that arrive together
 //! count once, so its tick runs 13-34 % slower than the host's clock (10 000 ticks took
-//! 12.0-12.3 s here). A task at the highest priority wakes on every tick, works out from the
-//! host's monotonic clock how many ticks are due since it started, and adds the missing ones
-//! with `xTaskCatchUpTicks`, FreeRTOS's call for ticks the tick interrupt could not deliver:
-//! they run as ticks do (timeouts expire, tasks wake). The tick count, hence `now_ms` and
-//! every wait, stays within a tick of the host's clock, and never runs ahead by more than the
-//! one tick the port may deliver before the task catches up.
+//! 12.0-12.3 s here). A task at the highest priority wakes every [`PERIOD_TICKS`] ticks, works
+//! out from the host's monotonic clock how many ticks are due since it started, and adds the
+//! missing ones with `xTaskCatchUpTicks`, FreeRTOS's call for ticks the tick interrupt could
+//! not deliver: they run as ticks do (timeouts expire, tasks wake). When the sim idles, the
+//! idle task sleeps without ticks and steps the count by the same reckoning when it wakes
+//! (`sim_irq`). The tick count, hence `now_ms` and every wait, stays within a few ticks of the
+//! host's clock, and never runs ahead by more than the one tick the port may deliver before
+//! the task catches up.
 
 use crate::{ffi, task, Error};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// The clock task's FreeRTOS stack, in words. In the POSIX port a task runs on its thread's
 /// own stack; the FreeRTOS one only holds the port's record of the thread.
 const STACK_WORDS: u16 = 64;
+/// How often the clock task catches up, in ticks. Waking every tick would keep the idle task
+/// from ever sleeping without ticks; the port's tick loses about one in four when the host
+/// is busy, so the count lags by a few ticks at most before it is caught up.
+const PERIOD_TICKS: u32 = 10;
+
+/// The reckoning: the tick count and the host's clock when the clock task started.
+static TICKS_AT_START: AtomicU32 = AtomicU32::new(0);
+static START_NS: AtomicU64 = AtomicU64::new(0);
+/// Set once the reckoning is there.
+static RECKONING: AtomicBool = AtomicBool::new(false);
 
 /// Starts the task that keeps the tick on the host's clock (before the scheduler).
 pub(crate) fn start() -> Result<(), Error> {
@@ -27,31 +40,41 @@ pub(crate) fn start() -> Result<(), Error> {
 }
 
 fn follow_host_clock() {
-    // SAFETY: these read the tick rate and the tick count, and the host's clock.
-    let (hz, ticks_at_start, start_ns) = unsafe {
-        (
-            ffi::kernel_tick_rate_hz(),
-            ffi::freertos_rs_xTaskGetTickCount(),
-            ffi::kernel_host_monotonic_ns(),
-        )
-    };
+    // SAFETY: these read the tick count and the host's clock.
+    unsafe {
+        TICKS_AT_START.store(ffi::freertos_rs_xTaskGetTickCount(), Ordering::Relaxed);
+        START_NS.store(ffi::kernel_host_monotonic_ns(), Ordering::Relaxed);
+    }
+    RECKONING.store(true, Ordering::Release);
     loop {
-        // SAFETY: as above.
-        let (now_ns, ticks) = unsafe {
-            (
-                ffi::kernel_host_monotonic_ns(),
-                ffi::freertos_rs_xTaskGetTickCount(),
-            )
-        };
-        let due = ticks_at_start.wrapping_add(ticks_in(now_ns.saturating_sub(start_ns), hz));
-        let behind = ticks_behind(due, ticks);
+        let behind = ticks_behind_host();
         if behind > 0 {
             // SAFETY: from a task, with the scheduler running, as xTaskCatchUpTicks requires.
             unsafe { ffi::kernel_catch_up_ticks(behind) };
         }
-        // SAFETY: blocks this task until the next tick.
-        unsafe { ffi::freertos_rs_vTaskDelay(1) };
+        // SAFETY: blocks this task for the period.
+        unsafe { ffi::freertos_rs_vTaskDelay(PERIOD_TICKS) };
     }
+}
+
+/// How many ticks the count lags the host's clock by (0 before the clock task started).
+pub(crate) fn ticks_behind_host() -> u32 {
+    if !RECKONING.load(Ordering::Acquire) {
+        return 0;
+    }
+    // SAFETY: these read the tick rate and the tick count, and the host's clock.
+    let (hz, now_ns, ticks) = unsafe {
+        (
+            ffi::kernel_tick_rate_hz(),
+            ffi::kernel_host_monotonic_ns(),
+            ffi::freertos_rs_xTaskGetTickCount(),
+        )
+    };
+    let elapsed_ns = now_ns.saturating_sub(START_NS.load(Ordering::Relaxed));
+    let due = TICKS_AT_START
+        .load(Ordering::Relaxed)
+        .wrapping_add(ticks_in(elapsed_ns, hz));
+    ticks_behind(due, ticks)
 }
 
 /// The whole ticks in `elapsed_ns` at `hz`, wrapping as the tick count does.

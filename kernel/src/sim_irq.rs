@@ -15,11 +15,17 @@
 //!
 //! Each line wakes a [`Wake`](crate::Wake) from interrupt context.
 //!
-//! The idle hook sleeps for at most one tick, and only while no line is pending. It cannot
-//! stall the scheduler: the idle task runs only when no task is ready, and only two things
-//! make a task ready then: a tick, which the port signals to the running task's thread (this
-//! one: the signal ends the sleep and its handler switches tasks as on any tick), and a
-//! raised line, which ends the sleep.
+//! The idle task never spins. When no task is due within two ticks, FreeRTOS calls our tickless
+//! sleep ([`kernel_sim_sleep`], `portSUPPRESS_TICKS_AND_SLEEP`) with the scheduler suspended:
+//! it blocks the tick's signal on the idle thread, rests the port's tick thread, sleeps until
+//! the next task is due or a line is raised, drops the tick signals that came meanwhile and
+//! steps the tick count by the host's clock (`vTaskStepTick`, at most to the time the next task
+//! is due), as a chip's low-power timer does. Otherwise (a task is due at the next tick) the idle hook sleeps until the next
+//! tick or a raise, for at most one tick. Neither can stall the scheduler: the idle task runs
+//! only when no task is ready, and only two things make a task ready then: time, which the
+//! sleep never overshoots (the tickless sleep ends when the next task is due; the short sleep
+//! is ended by the port's tick signal, sent to the running task's thread: this one, whose
+//! handler switches tasks as on any tick), and a raised line, which ends either sleep.
 
 use crate::isr::IsrContext;
 use crate::{ffi, isr, Error, Queue};
@@ -85,9 +91,36 @@ extern "C" fn vApplicationIdleHook() {
         crate::simulate_interrupt(take_pending);
     } else {
         // SAFETY: reads a configuration constant.
-        let tick_ns = 1_000_000_000 / unsafe { ffi::kernel_tick_rate_hz() };
+        let tick_ns = 1_000_000_000 / u64::from(unsafe { ffi::kernel_tick_rate_hz() });
         // SAFETY: sleeps this (the idle) thread on a static word for at most one tick.
         unsafe { ffi::kernel_host_idle_sleep(PENDING.as_ptr(), tick_ns) };
+    }
+}
+
+/// The sim's tickless idle (`portSUPPRESS_TICKS_AND_SLEEP`): called by the idle task with the
+/// scheduler suspended when no task is due for `expected_ticks` (2 or more) ticks.
+#[no_mangle]
+extern "C" fn kernel_sim_sleep(expected_ticks: u32) {
+    // SAFETY: blocks the tick's signal on this (the idle) thread, unblocked below.
+    unsafe { ffi::kernel_host_mask_tick(1) };
+    // SAFETY: with the scheduler suspended, as both calls require; the sleep is bounded.
+    unsafe {
+        if ffi::kernel_may_sleep() != 0 && PENDING.load(Ordering::Acquire) == 0 {
+            let tick_ns = 1_000_000_000 / u64::from(ffi::kernel_tick_rate_hz());
+            // The port's tick thread rests meanwhile (see `usleep` in glue.c).
+            ffi::kernel_host_tickless(1);
+            ffi::kernel_host_idle_sleep(PENDING.as_ptr(), u64::from(expected_ticks) * tick_ns);
+            // The ticks slept through are stepped from the host's clock, not delivered.
+            ffi::kernel_host_discard_tick();
+            let slept = crate::sim_clock::ticks_behind_host().min(expected_ticks);
+            if slept > 0 {
+                ffi::kernel_step_tick(slept);
+            }
+            ffi::kernel_host_mask_tick(0);
+            ffi::kernel_host_tickless(0);
+        } else {
+            ffi::kernel_host_mask_tick(0);
+        }
     }
 }
 

@@ -11,12 +11,19 @@
  * the FreeRTOS stack the check would watch only holds the port's record of the thread. */
 #define configCHECK_FOR_STACK_OVERFLOW 0
 
-/* The sim's simulated interrupts (kernel/src/sim_irq.rs): the idle hook sleeps until the next
- * tick or a simulated interrupt instead of spinning a host core, and takes the interrupts
- * raised while it slept; the tick hook takes those raised while a task ran. */
+/* The sim's simulated interrupts and idle (kernel/src/sim_irq.rs): the idle hook takes the
+ * interrupts raised while the idle task ran or slept, the tick hook those raised while a task
+ * ran. When no task is due for two ticks or more, the idle task sleeps without ticks until the
+ * next one is due or an interrupt is raised (tickless idle, our own sleep), instead of spinning
+ * a host core; the ticks it slept are stepped from the host's clock. */
 #define configUSE_IDLE_HOOK 1
 #define configUSE_TICK_HOOK 1
+#define configUSE_TICKLESS_IDLE 2
+#define configEXPECTED_IDLE_TIME_BEFORE_SLEEP 2
+#define portSUPPRESS_TICKS_AND_SLEEP(expected_ticks) kernel_sim_sleep(expected_ticks)
 
 #include "../common.h"
+
+void kernel_sim_sleep(uint32_t expected_ticks);
 
 #endif
