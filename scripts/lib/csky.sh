@@ -28,7 +28,7 @@ csky_unpack_prebuilt() {
     tar -xJf "$CSKY_TARBALL" -C "$dest" --strip-components=1
 }
 
-# Sets CSKY_PREFIX (e.g. /root/.cache/w800-rs/csky-elf-gcc12.2-newlib3.3/bin/csky-elf-) and the
+# Sets CSKY_PREFIX (e.g. ~/.cache/w800-rs/csky-elf-gcc12.2-newlib3.3/bin/csky-elf-) and the
 # environment cargo needs for the C-SKY target, installing the toolchain if needed.
 ensure_csky_toolchain() {
     if [ -n "${W800_CSKY_TOOLCHAIN:-}" ]; then
