@@ -259,7 +259,7 @@ fn start_agent(ctx: &mut Context<'_>) -> CommandResult {
     let slots = crate::ota::slots(platform).map_err(CommandError::Failed)?;
     let service: &'static OtaService = match *slot {
         Some(service) => service,
-        None => new_service(station, https, settings.clone(), Topics::new(thing.clone()))?,
+        None => new_service(station, https, settings.clone(), Topics::new(thing))?,
     };
     *slot = Some(service);
     service.running.store(true, Ordering::Release);
