@@ -260,6 +260,18 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status the Jobs API names.
+    pub const ALL: [JobStatus; 8] = [
+        JobStatus::Queued,
+        JobStatus::InProgress,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Rejected,
+        JobStatus::TimedOut,
+        JobStatus::Removed,
+        JobStatus::Canceled,
+    ];
+
     /// The API's name, e.g. `IN_PROGRESS`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -276,18 +288,7 @@ impl JobStatus {
 
     /// The status named `text`, if the API has one by that name.
     pub fn from_name(text: &str) -> Option<Self> {
-        [
-            JobStatus::Queued,
-            JobStatus::InProgress,
-            JobStatus::Succeeded,
-            JobStatus::Failed,
-            JobStatus::Rejected,
-            JobStatus::TimedOut,
-            JobStatus::Removed,
-            JobStatus::Canceled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 
     /// `QUEUED` and `IN_PROGRESS` are pending; every other status is terminal.

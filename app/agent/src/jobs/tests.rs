@@ -260,16 +260,7 @@ fn refuses_what_the_api_would() {
 
 #[test]
 fn statuses_have_their_api_names() {
-    for status in [
-        JobStatus::Queued,
-        JobStatus::InProgress,
-        JobStatus::Succeeded,
-        JobStatus::Failed,
-        JobStatus::Rejected,
-        JobStatus::TimedOut,
-        JobStatus::Removed,
-        JobStatus::Canceled,
-    ] {
+    for status in JobStatus::ALL {
         assert_eq!(JobStatus::from_name(status.as_str()), Some(status));
     }
     assert_eq!(JobStatus::from_name("in_progress"), None);
