@@ -7,6 +7,7 @@
 //! - [`job`]: the replies and the `afr_ota` job document, parsed into bounded types.
 //! - [`table`]: the states and the transition table.
 //! - [`Agent`]: the handlers, over the [`ports`] the firmware implements.
+//! - [`loopback`]: the Jobs API of one job in memory, for a board without a network.
 //!
 //! References: the AWS IoT Jobs device MQTT API,
 //! <https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html>; the OTA agent of
@@ -33,6 +34,7 @@ mod event;
 pub mod job;
 pub mod jobs;
 mod json;
+pub mod loopback;
 pub mod ports;
 pub mod reason;
 pub mod table;

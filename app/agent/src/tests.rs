@@ -2,7 +2,8 @@
 //! cloud's quirks, and every row of the table.
 
 use crate::event::{DownloadError, Event, EventKind, Signal};
-use crate::jobs::{JobsTopic, ThingName, Topics};
+use crate::jobs::{JobId, JobStatus, JobsTopic, ThingName, Topics};
+use crate::loopback::{ExecutionRecord, LoopbackJobs};
 use crate::ports::{Control, Download, FileRequest, NotSent, Platform, Qos, Timer};
 use crate::reason::{Reason, ReasonCode};
 use crate::table::{self, State, TABLE};
@@ -1956,4 +1957,87 @@ fn signals_become_their_events() {
     ] {
         assert_eq!(Event::<Buf>::from(signal).kind(), kind);
     }
+}
+
+// The agent against the in-memory Jobs API.
+
+impl Harness {
+    /// Hands everything the agent published to `cloud`, and the cloud's answers back to the
+    /// agent, until neither has anything more to say.
+    fn relay(&mut self, cloud: &mut LoopbackJobs<'_>) {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let sent = self.take_sent();
+            if sent.is_empty() {
+                return;
+            }
+            let mut answers = Vec::new();
+            for published in sent {
+                cloud.handle(
+                    &published.topic,
+                    published.payload.as_bytes(),
+                    1_700_000_000,
+                    &mut buf,
+                    &mut |topic, payload| answers.push((topic.to_string(), payload.to_vec())),
+                );
+            }
+            for (topic, payload) in answers {
+                let kind = self.topics.classify(&topic).expect("a jobs topic");
+                self.send(Event::from_message(&kind, payload));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_loopback_jobs_api_takes_the_agent_from_the_job_to_succeeded_across_the_reboot() {
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, None);
+    let thing = ThingName::new(THING).unwrap();
+    let job = JobId::new("job-1").unwrap();
+    let mut cloud = LoopbackJobs::new(
+        thing.clone(),
+        job.clone(),
+        doc.as_bytes(),
+        ExecutionRecord::queued(1),
+    )
+    .unwrap();
+    let mut h = Harness::new();
+    h.send(Event::Start);
+    h.relay(&mut cloud);
+    assert_eq!(h.state(), State::WaitingForFileBlock);
+    for index in 0..blocks(&file) {
+        h.block(&file, index);
+        h.relay(&mut cloud);
+    }
+    assert_eq!(
+        h.agent.platform().activations,
+        1,
+        "activated once confirmed"
+    );
+    assert_eq!(h.agent.platform().contents(IMAGE_LEN), &file[..]);
+    let kept = cloud.execution().to_bytes();
+    assert_eq!(cloud.execution().status, JobStatus::InProgress);
+    assert!(cloud.execution().details.contains(r#""self_test":"ready""#));
+
+    // The device restarts into the new image; the cloud kept the execution.
+    let platform = h.agent.platform().reboot();
+    let mut cloud = LoopbackJobs::new(
+        thing,
+        job,
+        doc.as_bytes(),
+        ExecutionRecord::parse(&kept).unwrap(),
+    )
+    .unwrap();
+    let mut h = Harness::with(config(), platform);
+    h.send(Event::Start);
+    h.relay(&mut cloud);
+    assert_eq!(cloud.execution().status, JobStatus::Succeeded);
+    assert!(cloud
+        .execution()
+        .details
+        .contains(r#""reason":"accepted 0.9.4""#));
+    assert!(h.downloads().is_empty(), "the file is not downloaded again");
+    assert_eq!(h.state(), State::WaitingForJob);
+    assert_eq!(h.agent.status().stats.dropped, 0);
 }
