@@ -1,7 +1,9 @@
 //! What the application needs from a board, behind the `bsp` traits.
 
 use alloc::boxed::Box;
-use bsp::hal::{Clock, Console, Entropy, Flash, Reset, SecureEntropy, TlsCredentials, Wifi};
+use bsp::hal::{
+    Clock, Console, Entropy, Flash, LoopbackCloud, Reset, SecureEntropy, TlsCredentials, Wifi,
+};
 use kernel::Mutex;
 
 /// The code-signing certificate built in (see `build.rs`), if the build had one.
@@ -69,6 +71,9 @@ pub struct Platform {
     pub credentials: Option<TlsCredentials>,
     /// Who installs OTA images, and the certificate they are checked against.
     pub ota: OtaSupport,
+    /// On a board without a network, the stand-in for the cloud that the OTA agent uses
+    /// instead (taken by the agent when it starts).
+    pub loopback: Mutex<Option<LoopbackCloud>>,
 }
 
 impl Platform {
@@ -150,7 +155,13 @@ impl Platform {
             wifi,
             credentials,
             ota,
+            loopback: Mutex::new(None)?,
         })))
+    }
+
+    /// The board offers `cloud` in place of a network, for the OTA agent.
+    pub fn offer_loopback(&self, cloud: LoopbackCloud) {
+        *self.loopback.lock() = Some(cloud);
     }
 
     /// A `core::fmt::Write` onto the console.

@@ -246,3 +246,17 @@ pub struct TlsCredentials {
     /// works for both.
     pub https_root_ca: Option<&'static [u8]>,
 }
+
+/// What a board without a network offers in place of the cloud, for the OTA agent's loopback
+/// transport: a job document and the file it names, put into memory by whoever starts the
+/// board (QEMU's loader), and room for the job execution's record, which the board's
+/// restarts keep as the cloud keeps its state across a device's reboots.
+#[derive(Debug)]
+pub struct LoopbackCloud {
+    /// The job document (JSON text).
+    pub document: &'static [u8],
+    /// The file the document names, whole.
+    pub file: &'static [u8],
+    /// The execution's record; zeroed at power-on.
+    pub record: &'static mut [u8],
+}

@@ -3,6 +3,9 @@
 //! buffers from the block pool. While the agent writes one block to flash the next ones come
 //! in; when the pool is empty the task waits, so the network never outruns the flash by more
 //! than the pool. It never touches MQTT.
+//!
+//! On a board without a network the file comes from the board's memory instead
+//! ([`FileSource::Memory`], the loopback transport), cut into blocks by the same code.
 
 use super::pool::{Pool, PoolBuf};
 use super::AgentQueue;
@@ -83,13 +86,47 @@ impl Download for DownloadPort {
     }
 }
 
+/// Where the files come from.
+#[derive(Clone, Copy)]
+pub enum FileSource {
+    /// The URL's HTTPS server, checked against `credentials`.
+    Https {
+        station: &'static Station,
+        credentials: &'static Credentials,
+    },
+    /// The one file a board without a network holds, whatever the URL.
+    Memory(&'static [u8]),
+}
+
 /// What the task needs besides the order.
 pub struct Fetcher {
     pub downloader: &'static Downloader,
-    pub station: &'static Station,
-    pub credentials: &'static Credentials,
+    pub source: FileSource,
     pub blocks: &'static Pool,
     pub events: &'static AgentQueue,
+}
+
+/// The body of the file from the first byte asked for, as it arrives.
+enum Body<'h> {
+    Https(Connection<'h, TlsStream>),
+    Memory(&'static [u8]),
+}
+
+impl Body<'_> {
+    /// Reads the next bytes into `buf`; 0 at the end of the body.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, DownloadError> {
+        match self {
+            Body::Https(connection) => connection
+                .read_body(buf, HTTP_READ_TIMEOUT_MS)
+                .map_err(download_error),
+            Body::Memory(rest) => {
+                let n = buf.len().min(rest.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                *rest = &rest[n..];
+                Ok(n)
+            }
+        }
+    }
 }
 
 /// The download task's body: carries out each order the agent gives.
@@ -134,27 +171,41 @@ impl Fetcher {
         if url.scheme() != Scheme::Https {
             return Err(DownloadError::BadUrl);
         }
-        let stream = TlsStream::connect(
-            self.station,
-            url.host(),
-            url.port(),
-            self.credentials,
-            HANDSHAKE_WAIT,
-        )
-        .map_err(|e| {
-            log::warn!(target: "ota", "download {transfer}: {}:{}: {e}", url.host(), url.port());
-            DownloadError::Interrupted
-        })?;
-        let mut connection = Connection::new(stream, head);
-        let content = connection
-            .get_range(
-                &url,
-                ByteRange::starting_at(u64::from(offset)),
-                &[],
-                HTTP_READ_TIMEOUT_MS,
-            )
-            .map_err(download_error)?;
-        match content.complete_length {
+        let (mut body, complete_length) = match self.source {
+            FileSource::Https {
+                station,
+                credentials,
+            } => {
+                let stream = TlsStream::connect(
+                    station,
+                    url.host(),
+                    url.port(),
+                    credentials,
+                    HANDSHAKE_WAIT,
+                )
+                .map_err(|e| {
+                    log::warn!(target: "ota", "download {transfer}: {}:{}: {e}", url.host(), url.port());
+                    DownloadError::Interrupted
+                })?;
+                let mut connection = Connection::new(stream, head);
+                let content = connection
+                    .get_range(
+                        &url,
+                        ByteRange::starting_at(u64::from(offset)),
+                        &[],
+                        HTTP_READ_TIMEOUT_MS,
+                    )
+                    .map_err(download_error)?;
+                (Body::Https(connection), content.complete_length)
+            }
+            FileSource::Memory(file) => {
+                let rest = file
+                    .get(offset as usize..)
+                    .ok_or(DownloadError::Status(416))?;
+                (Body::Memory(rest), Some(file.len() as u64))
+            }
+        };
+        match complete_length {
             Some(length) if length == u64::from(size) => {}
             Some(length) if length > u64::from(size) => return Err(DownloadError::TooLong),
             _ => return Err(DownloadError::BadContentRange),
@@ -170,9 +221,7 @@ impl Fetcher {
                 let spare = block.spare();
                 let room = room.min(spare.len());
                 let target = &mut spare[..room];
-                let n = connection
-                    .read_body(target, HTTP_READ_TIMEOUT_MS)
-                    .map_err(download_error)?;
+                let n = body.read(target)?;
                 if n == 0 {
                     return Err(DownloadError::Interrupted);
                 }

@@ -13,9 +13,14 @@
 //! (publishing through the MQTT task, downloading through the download task, the flash through
 //! `bsp::ota`, a FreeRTOS timer), and moves events: Jobs messages and file blocks travel in
 //! buffers from two small pools, so memory does not grow with what the network sends.
+//!
+//! On a board without a network that offers a stand-in for the cloud (QEMU), the same tasks
+//! run over the loopback transport ([`loopback`]): the Jobs messages go to an in-memory Jobs
+//! API and the file comes from memory.
 
 mod download;
 mod flash;
+mod loopback;
 mod pool;
 
 use crate::config::{
@@ -36,9 +41,10 @@ use bsp::hal::ResetReason;
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
-use download::{DownloadPort, Downloader, Fetcher};
+use download::{DownloadPort, Downloader, Fetcher, FileSource};
 use flash::FlashPlatform;
 use kernel::{Mutex, Queue};
+use loopback::LoopbackLink;
 use net::mqtt::{Message, QoS};
 use net::station::Station;
 use net::tls::Credentials;
@@ -51,7 +57,7 @@ use pool::{Pool, PoolBuf};
 /// The agent's one queue of events.
 pub type AgentQueue = Queue<Event<PoolBuf>>;
 
-type OtaAgent = Agent<MqttControl, DownloadPort, FlashPlatform, KernelTimer>;
+type OtaAgent = Agent<JobsControl, DownloadPort, FlashPlatform, KernelTimer>;
 
 /// The service, made by the first `aws_ota` with everything its tasks share; a later
 /// `aws_ota` (after the agent gave up connecting) starts a new agent task on the same parts,
@@ -69,9 +75,22 @@ pub struct OtaService {
 
 /// What the agent's tasks share for the life of the firmware.
 struct Parts {
-    session: &'static mqtt::Session,
+    link: JobsLink,
     downloader: &'static Downloader,
     sink: &'static JobsSink,
+}
+
+/// Where the agent's Jobs messages go.
+#[derive(Clone, Copy)]
+enum JobsLink {
+    /// An MQTT session to the broker, over the station's network.
+    Mqtt {
+        session: &'static mqtt::Session,
+        station: &'static Station,
+        credentials: &'static Credentials,
+    },
+    /// The in-memory Jobs API of a board without a network.
+    Loopback(&'static LoopbackLink),
 }
 
 impl OtaService {
@@ -84,12 +103,23 @@ impl OtaService {
 }
 
 /// The agent's control port: Jobs requests go to the MQTT task's queue; the agent never waits
-/// for the broker (the Jobs reply is the confirmation it waits for, on its timer).
-struct MqttControl(&'static mqtt::Session);
+/// for the broker (the Jobs reply is the confirmation it waits for, on its timer). Over the
+/// loopback link the in-memory Jobs API answers at once, into the agent's queue.
+struct JobsControl {
+    link: JobsLink,
+    sink: &'static JobsSink,
+}
 
-impl Control for MqttControl {
+impl Control for JobsControl {
     fn publish(&mut self, topic: &str, payload: &[u8], qos: Qos) -> Result<(), NotSent> {
-        if !self.0.is_active() {
+        let session = match self.link {
+            JobsLink::Mqtt { session, .. } => session,
+            JobsLink::Loopback(cloud) => {
+                cloud.publish(topic, payload, self.sink);
+                return Ok(());
+            }
+        };
+        if !session.is_active() {
             return Err(NotSent);
         }
         let request = Request::Publish {
@@ -102,7 +132,7 @@ impl Control for MqttControl {
             },
             answer: false,
         };
-        if self.0.try_send(request) {
+        if session.try_send(request) {
             Ok(())
         } else {
             Err(NotSent)
@@ -149,27 +179,34 @@ struct JobsSink {
 
 impl MessageSink for JobsSink {
     fn deliver(&self, message: &Message<'_>) {
-        let Some(topic) = self.topics.classify(message.topic) else {
-            log::warn!(target: "ota", "ignored a message on {}", message.topic);
+        self.deliver_payload(message.topic, message.payload);
+    }
+}
+
+impl JobsSink {
+    /// Posts the message `payload` on `topic` to the agent, if it is one of the thing's Jobs
+    /// replies and there is room; never waits.
+    fn deliver_payload(&self, topic: &str, payload: &[u8]) {
+        let Some(kind) = self.topics.classify(topic) else {
+            log::warn!(target: "ota", "ignored a message on {topic}");
             return;
         };
         // The sender (AWS, or the agent's own retries) repeats what is lost here.
-        let Some(buffer) = self.messages.take_copy(message.payload, Duration::ZERO) else {
+        let Some(buffer) = self.messages.take_copy(payload, Duration::ZERO) else {
             log::warn!(
                 target: "ota",
-                "dropped {} bytes on {}: no free message buffer of {}",
-                message.payload.len(),
-                message.topic,
+                "dropped {} bytes on {topic}: no free message buffer of {}",
+                payload.len(),
                 self.messages.buffer_size()
             );
             return;
         };
         if self
             .events
-            .send(Event::from_message(&topic, buffer), Duration::ZERO)
+            .send(Event::from_message(&kind, buffer), Duration::ZERO)
             .is_err()
         {
-            log::warn!(target: "ota", "dropped a message on {}: the agent's queue is full", message.topic);
+            log::warn!(target: "ota", "dropped a message on {topic}: the agent's queue is full");
         }
     }
 }
@@ -229,18 +266,6 @@ pub fn start_for_self_test(ctx: &mut Context<'_>) -> CommandResult {
 
 fn start_agent(ctx: &mut Context<'_>) -> CommandResult {
     let (platform, services) = (ctx.platform, ctx.services);
-    let station = station(services)?;
-    let interface = station.interface();
-    if !interface.dhcp_bound {
-        return Err(CommandError::Failed(String::from(
-            "no IP address: 'wifi connect' first",
-        )));
-    }
-    if station.sntp_last().is_none() {
-        return Err(CommandError::Failed(String::from(
-            "the clock is not set (certificates cannot be checked): 'ntp start' first",
-        )));
-    }
     let mut slot = services.aws_ota.lock();
     if let Some(service) = *slot {
         if service.running.load(Ordering::Acquire) {
@@ -254,38 +279,92 @@ fn start_agent(ctx: &mut Context<'_>) -> CommandResult {
     let thing = ThingName::new(settings.thing.as_str())
         .map_err(|e| CommandError::Failed(format!("thing name: {e:?}")))?;
     let running = running_version(platform).map_err(CommandError::Failed)?;
-    let mqtt_credentials = credentials(services)?;
-    let https = https_credentials(services)?;
     let slots = crate::ota::slots(platform).map_err(CommandError::Failed)?;
     let service: &'static OtaService = match *slot {
         Some(service) => service,
-        None => new_service(station, https, settings.clone(), Topics::new(thing))?,
+        None => new_service(services, settings.clone(), Topics::new(thing))?,
     };
     *slot = Some(service);
+    if let JobsLink::Mqtt { station, .. } = service.parts.link {
+        network_ready(station)?;
+    }
     service.running.store(true, Ordering::Release);
     drop(slot);
-    let started = start(platform, station, service, running, mqtt_credentials, slots);
+    let started = start(platform, service, running, slots);
     if let Err(e) = started {
         service.running.store(false, Ordering::Release);
         return Err(e);
     }
-    writeln!(
-        ctx.out,
-        "aws_ota: agent started for {} at {}:{}",
-        settings.thing, settings.host, settings.port
-    )?;
+    match service.parts.link {
+        JobsLink::Mqtt { .. } => writeln!(
+            ctx.out,
+            "aws_ota: agent started for {} at {}:{}",
+            settings.thing, settings.host, settings.port
+        )?,
+        JobsLink::Loopback(_) => writeln!(
+            ctx.out,
+            "aws_ota: agent started for {} over the loopback Jobs API (no network)",
+            settings.thing
+        )?,
+    }
     Ok(())
 }
 
-/// The service and what its tasks share, made once: the pools, the MQTT session, the
-/// download task.
+/// The station has an address and the clock is set (TLS checks certificates' dates).
+fn network_ready(station: &Station) -> CommandResult {
+    if !station.interface().dhcp_bound {
+        return Err(CommandError::Failed(String::from(
+            "no IP address: 'wifi connect' first",
+        )));
+    }
+    if station.sntp_last().is_none() {
+        return Err(CommandError::Failed(String::from(
+            "the clock is not set (certificates cannot be checked): 'ntp start' first",
+        )));
+    }
+    Ok(())
+}
+
+/// The service and what its tasks share, made once: the pools, the Jobs link (the MQTT
+/// session, or the loopback stand-in the board offers), the download task.
 fn new_service(
-    station: &'static Station,
-    https: &'static Credentials,
+    services: &Services,
     settings: OtaSettings,
     topics: Topics,
 ) -> Result<&'static OtaService, CommandError> {
+    let platform = services.platform;
     let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
+    let loopback = platform.loopback.lock().take();
+    let (link, source) = match loopback {
+        Some(cloud) => {
+            let link = LoopbackLink::new(
+                platform,
+                cloud.document,
+                cloud.record,
+                topics.thing().clone(),
+            )
+            .map_err(CommandError::Failed)?;
+            let link: &'static LoopbackLink = Box::leak(Box::new(link));
+            (JobsLink::Loopback(link), FileSource::Memory(cloud.file))
+        }
+        None => {
+            let station = station(services)?;
+            let credentials = credentials(services)?;
+            let https = https_credentials(services)?;
+            let session = Box::leak(Box::new(mqtt::Session::new().map_err(kernel_failed)?));
+            (
+                JobsLink::Mqtt {
+                    session,
+                    station,
+                    credentials,
+                },
+                FileSource::Https {
+                    station,
+                    credentials: https,
+                },
+            )
+        }
+    };
     let events: &'static AgentQueue =
         Box::leak(Box::new(Queue::new(OTA_EVENTS).map_err(kernel_failed)?));
     let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
@@ -294,7 +373,7 @@ fn new_service(
     let service: &'static OtaService = Box::leak(Box::new(OtaService {
         events,
         parts: Parts {
-            session: Box::leak(Box::new(mqtt::Session::new().map_err(kernel_failed)?)),
+            link,
             downloader,
             sink: Box::leak(Box::new(JobsSink {
                 topics,
@@ -308,8 +387,7 @@ fn new_service(
     }));
     let fetcher = Fetcher {
         downloader,
-        station,
-        credentials: https,
+        source,
         blocks,
         events,
     };
@@ -327,10 +405,8 @@ fn new_service(
 /// session first, then posts itself `Start`.
 fn start(
     platform: &'static Platform,
-    station: &'static Station,
     service: &'static OtaService,
     running: Version,
-    mqtt_credentials: &'static Credentials,
     slots: bsp::ota::Slots,
 ) -> Result<(), CommandError> {
     let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
@@ -351,7 +427,10 @@ fn start(
     let agent = Agent::new(
         config,
         topics.clone(),
-        MqttControl(parts.session),
+        JobsControl {
+            link: parts.link,
+            sink: parts.sink,
+        },
         DownloadPort(parts.downloader),
         FlashPlatform::new(platform, slots, running),
         KernelTimer {
@@ -360,31 +439,41 @@ fn start(
         },
     );
     let settings = &service.settings;
-    let target = mqtt::Target {
-        station,
-        credentials: mqtt_credentials,
-        host: String::from(settings.host.as_str()),
-        port: settings.port,
-        alpn: settings.alpn,
-        client_id: String::from(settings.thing.as_str()),
-        subscriptions: topics
-            .subscriptions()
-            .iter()
-            .filter_map(|filter| Topic::try_from(filter.as_str()).ok())
-            .collect(),
-        sink: parts.sink,
+    let session = match parts.link {
+        JobsLink::Mqtt {
+            session,
+            station,
+            credentials,
+        } => Some((
+            session,
+            mqtt::Target {
+                station,
+                credentials,
+                host: String::from(settings.host.as_str()),
+                port: settings.port,
+                alpn: settings.alpn,
+                client_id: String::from(settings.thing.as_str()),
+                subscriptions: topics
+                    .subscriptions()
+                    .iter()
+                    .filter_map(|filter| Topic::try_from(filter.as_str()).ok())
+                    .collect(),
+                sink: parts.sink,
+            },
+        )),
+        JobsLink::Loopback(_) => None,
     };
     kernel::spawn(
         "ota-agent",
         OTA_AGENT_STACK_WORDS,
         OTA_AGENT_PRIORITY,
-        move || run(platform, service, agent, target),
+        move || run(platform, service, agent, session),
     )
     .map_err(kernel_failed)
 }
 
-/// The agent task: connects the Jobs session, starts the agent, then handles one event at a
-/// time: a handler's follow-up first, else the next from the queue.
+/// The agent task: connects the Jobs session (when the link is MQTT), starts the agent, then
+/// handles one event at a time: a handler's follow-up first, else the next from the queue.
 ///
 /// When the MQTT task gives up on the broker (its reconnects ran out), the agent task connects
 /// a new session and asks for the job document again, so a long outage costs no job.
@@ -392,23 +481,25 @@ fn run(
     platform: &'static Platform,
     service: &'static OtaService,
     mut agent: OtaAgent,
-    target: mqtt::Target,
+    session: Option<(&'static mqtt::Session, mqtt::Target)>,
 ) {
-    let session = service.parts.session;
-    let connect = || {
+    let connect = |(session, target): &(&'static mqtt::Session, mqtt::Target)| {
         log::info!(target: "ota", "connecting to {}:{} as {}", target.host, target.port, target.client_id);
         mqtt::start(platform, target.clone(), session)
             .map_err(|e| log::error!(target: "ota", "the Jobs session did not start: {e}"))
     };
-    if connect().is_err() {
+    if session
+        .as_ref()
+        .is_some_and(|session| connect(session).is_err())
+    {
         service.running.store(false, Ordering::Release);
         return;
     }
     let _ = service.events.send(Event::Start, Duration::ZERO);
     loop {
-        if !session.is_active() {
+        if let Some(mqtt) = session.as_ref().filter(|(session, _)| !session.is_active()) {
             log::warn!(target: "ota", "the Jobs session ended");
-            if connect().is_err() {
+            if connect(mqtt).is_err() {
                 kernel::delay(OTA_RECONNECT_PAUSE);
                 continue;
             }
@@ -443,11 +534,21 @@ pub fn agent_status(ctx: &mut Context<'_>) -> CommandResult {
         return Ok(());
     };
     let settings = &service.settings;
-    writeln!(
-        ctx.out,
-        "agent: {:?}, {} at {}:{}",
-        status.state, settings.thing, settings.host, settings.port
-    )?;
+    match service.parts.link {
+        JobsLink::Mqtt { .. } => writeln!(
+            ctx.out,
+            "agent: {:?}, {} at {}:{}",
+            status.state, settings.thing, settings.host, settings.port
+        )?,
+        JobsLink::Loopback(cloud) => writeln!(
+            ctx.out,
+            "agent: {:?}, {} over the loopback Jobs API: job {} {}",
+            status.state,
+            settings.thing,
+            loopback::JOB_ID,
+            cloud.describe()
+        )?,
+    }
     if let Some(job) = &status.job_id {
         writeln!(
             ctx.out,

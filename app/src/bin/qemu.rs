@@ -21,5 +21,8 @@ fn main() -> ! {
         board.entropy,
     )
     .unwrap_or_else(|e| panic!("cannot set the platform up: {e}"));
+    if let Some(cloud) = board.loopback {
+        platform.offer_loopback(cloud);
+    }
     app::boot(platform)
 }

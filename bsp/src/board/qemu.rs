@@ -13,6 +13,10 @@
 //!   (`-csky-extend cpu_freq=240000000`), but its CoreTIM counts at 1 GHz whatever that
 //!   setting (see [`CORET_HZ`]).
 //! - Power-off: the exit device at 0x1000_2000 ends QEMU with the status.
+//! - Network: none (smartl has no NIC). In its place the OTA agent can use a stand-in for the
+//!   cloud ([`crate::hal::LoopbackCloud`]) in smartl's fourth RAM bank: a job document and
+//!   its file that QEMU's loader puts there, and the job execution's record, which a restart
+//!   keeps.
 //! - smartl has no random source and no RTC: entropy is a generator seeded from the timer (fit
 //!   for nothing secret), and the clock counts from the epoch at boot.
 
@@ -50,6 +54,20 @@ pub const RAM_FLASH_BASE: usize = 0x5000_0000;
 pub const RAM_FLASH_MARKER: usize = RAM_FLASH_BASE + FlashGeometry::W800.size as usize;
 /// The marker's value once the flash is made ("FLSH").
 pub const RAM_FLASH_MADE: u32 = 0x4853_4C46;
+/// Where QEMU's loader puts the loopback cloud's job document (JSON text, ended by the first
+/// NUL of the zeroed RAM): smartl's RAM bank at 0x6000_0000, outside every linker region.
+pub const LOOPBACK_DOCUMENT: usize = 0x6000_0000;
+/// The room for the document.
+pub const LOOPBACK_DOCUMENT_MAX: usize = 0x4000;
+/// The loopback cloud's record of the job execution.
+pub const LOOPBACK_RECORD: usize = 0x6000_4000;
+/// The room for the record.
+pub const LOOPBACK_RECORD_LEN: usize = 0x1000;
+/// Where QEMU's loader puts the file the document names: a W800 OTA image, whose header
+/// gives its length.
+pub const LOOPBACK_FILE: usize = 0x6001_0000;
+/// The room for the file: as much as `app_ota` takes.
+pub const LOOPBACK_FILE_MAX: usize = 0x10_0000;
 /// How many received bytes wait for the shell at most.
 pub const RX_QUEUE_LEN: u32 = 256;
 /// The exit status of a panic.
@@ -91,6 +109,21 @@ pub fn loaded_ota_file(bytes: &[u8]) -> Option<Range<u32>> {
     (len <= app_ota.size - RECORD_SECTOR).then_some(app_ota.offset..app_ota.offset + len)
 }
 
+/// The job document in `region`: its bytes up to the first NUL; none when the region starts
+/// with one (nothing was loaded) or has none (the document does not fit).
+pub fn loaded_document(region: &[u8]) -> Option<&[u8]> {
+    let len = region.iter().position(|&byte| byte == 0)?;
+    (len > 0).then(|| &region[..len])
+}
+
+/// The OTA image at the start of `region`, header and body, as long as its header says; none
+/// without a valid header or when it says more than the region holds.
+pub fn loaded_image(region: &[u8]) -> Option<&[u8]> {
+    let header = ImageHeaderRepr::parse_bytes(region).ok()?;
+    let len = (header.img_len as usize).checked_add(image::HEADER_LEN)?;
+    region.get(..len)
+}
+
 #[cfg(target_arch = "csky")]
 pub use chip::*;
 
@@ -102,7 +135,7 @@ mod chip {
     use crate::board::seeded_entropy::SeededTestEntropy;
     use crate::board::uptime::UptimeClock;
     use crate::dw_uart::DwUart;
-    use crate::hal::{Console, ConsoleRead, Reset, ResetReason};
+    use crate::hal::{Console, ConsoleRead, LoopbackCloud, Reset, ResetReason};
     use crate::mmio::Reg;
     use crate::nor::SimulatedNor;
     use crate::xt804::coret::{self, CoreTimer};
@@ -121,6 +154,8 @@ mod chip {
         pub reset: QemuReset,
         pub clock: UptimeClock,
         pub entropy: SeededTestEntropy,
+        /// The stand-in for the cloud, when QEMU's loader put a job document in place.
+        pub loopback: Option<LoopbackCloud>,
     }
 
     static TAKEN: AtomicBool = AtomicBool::new(false);
@@ -198,12 +233,33 @@ mod chip {
 
             // SAFETY: reading CoreTIM's count has no side effect.
             let seed = unsafe { coret::CURRENT.read() };
+            // SAFETY: smartl's RAM bank at 0x6000_0000 is outside every linker region; the
+            // three areas do not overlap and `TAKEN` makes these the only references to them.
+            let (document, record, file) = unsafe {
+                (
+                    core::slice::from_raw_parts(
+                        LOOPBACK_DOCUMENT as *const u8,
+                        LOOPBACK_DOCUMENT_MAX,
+                    ),
+                    core::slice::from_raw_parts_mut(
+                        LOOPBACK_RECORD as *mut u8,
+                        LOOPBACK_RECORD_LEN,
+                    ),
+                    core::slice::from_raw_parts(LOOPBACK_FILE as *const u8, LOOPBACK_FILE_MAX),
+                )
+            };
+            let loopback = loaded_document(document).map(|document| LoopbackCloud {
+                document,
+                file: loaded_image(file).unwrap_or(&[]),
+                record,
+            });
             QemuBoard {
                 console: QemuConsole { rx: queue },
                 flash: SimulatedNor::new(RamStore(bytes), FlashGeometry::W800),
                 reset: QemuReset { last },
                 clock: UptimeClock::new(),
                 entropy: SeededTestEntropy::new(seed),
+                loopback,
             }
         }
     }
@@ -375,5 +431,43 @@ mod tests {
     fn the_flash_stand_in_and_its_marker_sit_in_smartl_ram_outside_the_w800_map() {
         assert_eq!(RAM_FLASH_MARKER, 0x5020_0000);
         const { assert!(RESET_WORD & 3 == 0 && RESET_WORD < 0x2004_8000) };
+    }
+
+    #[test]
+    fn the_loopback_areas_follow_each_other_in_the_fourth_ram_bank() {
+        const { assert!(LOOPBACK_DOCUMENT + LOOPBACK_DOCUMENT_MAX <= LOOPBACK_RECORD) };
+        const { assert!(LOOPBACK_RECORD + LOOPBACK_RECORD_LEN <= LOOPBACK_FILE) };
+        // smartl's bank at 0x6000_0000 is 16 MiB.
+        const { assert!(LOOPBACK_FILE + LOOPBACK_FILE_MAX <= 0x6100_0000) };
+    }
+
+    #[test]
+    fn a_loaded_document_ends_at_its_nul_and_an_empty_or_endless_one_is_none() {
+        let mut region = [0u8; 64];
+        assert_eq!(loaded_document(&region), None, "nothing loaded");
+        region[..9].copy_from_slice(b"{\"a\":[1]}");
+        assert_eq!(loaded_document(&region), Some(&region[..9]));
+        assert_eq!(loaded_document(&[b'{'; 64]), None, "no end in the room");
+    }
+
+    #[test]
+    fn a_loaded_image_is_as_long_as_its_header_says_and_fits_its_room() {
+        use crate::format::image::{CompressType, ImageAttr, ImageType, Version};
+        let body = [0x5Au8; 100];
+        let header = ImageHeaderRepr::for_partition(
+            0xF000,
+            Some(0x13_1000),
+            &body,
+            Version::new("9.9.9").unwrap(),
+            0,
+            ImageAttr::new(ImageType::User, CompressType::Xz),
+        )
+        .unwrap();
+        let mut region = vec![0u8; 256];
+        region[..64].copy_from_slice(&header.to_bytes());
+        region[64..164].copy_from_slice(&body);
+        assert_eq!(loaded_image(&region).map(<[u8]>::len), Some(164));
+        assert_eq!(loaded_image(&region[..163]), None, "cut short");
+        assert_eq!(loaded_image(&[0u8; 256]), None, "no header");
     }
 }
