@@ -4,10 +4,14 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use bsp::format::image::Version;
 use bsp::format::ptable::{PartitionTableRepr, APP};
 
+use crate::flash::{FlashOptions, ResetMode};
 use crate::images::OtaOverrides;
+use crate::rom::Baud;
 
 /// Printed with `help` and after a usage error.
 pub const USAGE: &str = "\
@@ -19,10 +23,21 @@ usage:
                  [--table with_ota]
       .img -> _ota.img (xz of the whole .img behind a new header); version and upd-no
       default to the inner header's
+  w800-tool pack --fls --input APP.img --output APP.fls [--table with_ota]
+                 [--bootloader BOOTLOADER.img]
+      .img -> .fls for the vendor's flashing tools: the bootloader image (when given), the
+      .img and the partition table's image, each checked to fit its partition
   w800-tool unpack --input APP_ota.img --output APP.img [--table with_ota]
       _ota.img -> .img (at most the size of the app partition)
+  w800-tool elf2bin --input APP.elf --output APP.bin [--table with_ota]
+      the app binary: .text, .rodata, .data of the C-SKY ELF back to back from the app's run
+      address, checked to fit the app partition
   w800-tool inspect FILE
-      print and verify an .img or _ota.img
+      print and verify an .img, _ota.img or .fls (each image of it, and where it goes)
+  w800-tool flash --port PORT [--baud 2000000] [--reset auto|manual] [--timeout 60]
+                  [--no-reboot] [--dry-run] IMAGE...
+      download .img or .fls files through the ROM's serial download (XMODEM-1K); --dry-run
+      prints what would be sent without opening the port
   w800-tool ptable [--layout with_ota] [--output FILE]
       print a partition table; with --output write its 4 KB sector image
   w800-tool ptable --input FILE
@@ -31,6 +46,7 @@ usage:
 
 layouts (--table, --layout): with_ota (default), normal, large
 numbers (--upd-no): decimal or 0x-prefixed hexadecimal
+baud rates (--baud): 115200, 460800, 921600, 1000000, 2000000
 ";
 
 /// Version written by `pack` when `--version` is not given.
@@ -99,6 +115,26 @@ pub enum Command {
         output: PathBuf,
         overrides: OtaOverrides,
         table: Layout,
+    },
+    /// `.img` → `.fls`.
+    PackFls {
+        input: PathBuf,
+        output: PathBuf,
+        table: Layout,
+        bootloader: Option<PathBuf>,
+    },
+    /// ELF → app binary.
+    Elf2Bin {
+        input: PathBuf,
+        output: PathBuf,
+        table: Layout,
+    },
+    /// Download images over the serial port.
+    Flash {
+        port: PathBuf,
+        images: Vec<PathBuf>,
+        options: FlashOptions,
+        dry_run: bool,
     },
     /// `_ota.img` → `.img`.
     Unpack {
@@ -258,6 +294,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 table: options.layout("--table")?,
             })
         }
+        Some("elf2bin") => {
+            let options =
+                Options::parse("elf2bin", args, &["--input", "--output", "--table"], &[])?;
+            options.no_positional()?;
+            Ok(Command::Elf2Bin {
+                input: options.required_path("--input")?,
+                output: options.required_path("--output")?,
+                table: options.layout("--table")?,
+            })
+        }
+        Some("flash") => parse_flash(args),
         Some("inspect") => {
             let options = Options::parse("inspect", args, &[], &[])?;
             match <[OsString; 1]>::try_from(options.positional) {
@@ -306,13 +353,36 @@ fn parse_pack(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usage
             "--version",
             "--upd-no",
             "--table",
+            "--bootloader",
         ],
-        &["--ota"],
+        &["--ota", "--fls"],
     )?;
     options.no_positional()?;
     let input = options.required_path("--input")?;
     let output = options.required_path("--output")?;
     let table = options.layout("--table")?;
+    if options.value("--bootloader").is_some() && !options.switch("--fls") {
+        return Err(UsageError("--bootloader goes with pack --fls".to_owned()));
+    }
+    if options.switch("--fls") {
+        if options.switch("--ota") {
+            return Err(UsageError("pack takes --ota or --fls, not both".to_owned()));
+        }
+        if let Some(name) = ["--partition", "--version", "--upd-no"]
+            .into_iter()
+            .find(|name| options.value(name).is_some())
+        {
+            return Err(UsageError(format!(
+                "pack --fls takes the images as they are; drop {name}"
+            )));
+        }
+        return Ok(Command::PackFls {
+            input,
+            output,
+            table,
+            bootloader: options.path("--bootloader"),
+        });
+    }
     if options.switch("--ota") {
         if options.value("--partition").is_some() {
             return Err(UsageError(
@@ -339,6 +409,65 @@ fn parse_pack(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usage
         version: options.version()?.unwrap_or(default_version),
         upd_no: options.upd_no()?.unwrap_or(0),
         table,
+    })
+}
+
+fn parse_flash(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    let options = Options::parse(
+        "flash",
+        args,
+        &["--port", "--baud", "--reset", "--timeout"],
+        &["--no-reboot", "--dry-run"],
+    )?;
+    let defaults = FlashOptions::default();
+    let baud = match options.text("--baud")? {
+        None => defaults.baud,
+        Some(text) => text
+            .parse()
+            .ok()
+            .and_then(Baud::from_bits_per_second)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--baud: {text} is not one of 115200, 460800, 921600, 1000000, 2000000"
+                ))
+            })?,
+    };
+    let reset = match options.text("--reset")? {
+        None => defaults.reset,
+        Some("auto") => ResetMode::Auto,
+        Some("manual") => ResetMode::Manual,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "--reset: \"{other}\" is not auto or manual"
+            )))
+        }
+    };
+    let sync_timeout = match options.text("--timeout")? {
+        None => defaults.sync_timeout,
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--timeout: {text} is not a number of seconds (0-3600)"
+                ))
+            })?,
+    };
+    if options.positional.is_empty() {
+        return Err(UsageError("flash needs at least one IMAGE".to_owned()));
+    }
+    Ok(Command::Flash {
+        port: options.required_path("--port")?,
+        images: options.positional.iter().map(PathBuf::from).collect(),
+        options: FlashOptions {
+            baud,
+            reset,
+            sync_timeout,
+            reboot: !options.switch("--no-reboot"),
+        },
+        dry_run: options.switch("--dry-run"),
     })
 }
 

@@ -8,6 +8,8 @@ use bsp::format::ptable::APP_OTA;
 use bsp::format::{image, ptable, xz};
 use bsp::ota::{OtaError, RECORD_SECTOR};
 
+use crate::elf::ElfError;
+
 /// Everything that can make a command fail (exit code 1). Usage errors are separate
 /// ([`crate::cli::UsageError`], exit code 2).
 #[derive(Debug)]
@@ -58,6 +60,19 @@ pub enum Error {
     /// The xz stream is valid but not made with the W800 settings (CRC32 check, LZMA2
     /// dictionary of at most 32 KiB); the reason says which one it lacks.
     XzSettings(&'static str),
+    /// The ELF cannot become the app binary.
+    Elf(ElfError),
+    /// Image `index` (from 1) of a file of several, at byte `offset`, is invalid.
+    InFile {
+        index: usize,
+        offset: usize,
+        error: Box<Error>,
+    },
+    /// The images of a `.fls` do not go where the partition table says, or are not what a
+    /// `.fls` takes; the text says which.
+    Fls(String),
+    /// Talking to the device failed; the text says what happened.
+    Flash(String),
 }
 
 impl fmt::Display for Error {
@@ -105,6 +120,14 @@ impl fmt::Display for Error {
             Error::XzSettings(reason) => {
                 write!(f, "xz stream does not have the W800 settings: {reason}")
             }
+            Error::Elf(error) => write!(f, "{error}"),
+            Error::InFile {
+                index,
+                offset,
+                error,
+            } => write!(f, "image {index} (at offset 0x{offset:x}): {error}"),
+            Error::Fls(reason) => write!(f, ".fls: {reason}"),
+            Error::Flash(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -132,5 +155,11 @@ impl From<liblzma::stream::Error> for Error {
 impl From<xz::Error> for Error {
     fn from(error: xz::Error) -> Self {
         Error::XzDecode(error)
+    }
+}
+
+impl From<ElfError> for Error {
+    fn from(error: ElfError) -> Self {
+        Error::Elf(error)
     }
 }

@@ -1,19 +1,22 @@
-//! `.img` and `_ota.img` files as bytes: pack, unpack, validate, describe.
+//! `.img`, `_ota.img` and `.fls` files as bytes: pack, unpack, validate, describe.
 //!
 //! File layout (docs/w800.md, "Image files"): a `.img` is a 64-byte
 //! header followed by the body (the raw binary padded with 0xFF to a multiple of 4) and, if the
 //! header says so, a 128-byte signature. An `_ota.img` is a new header followed by the xz stream
-//! of a whole `.img`, padded with 0xFF to a multiple of 4. All format work is done by
-//! `bsp::format`.
+//! of a whole `.img`, padded with 0xFF to a multiple of 4. A `.fls` is images back to back (the
+//! bootloader's when given, the app's, the partition table's), each placed by its header. All
+//! format work is done by `bsp::format`.
 
 use std::fmt::Write as _;
 
 use bsp::format::crc::jamcrc;
 use bsp::format::image::{
-    BootloaderFlags, CompressType, ImageAttr, ImageHeaderRepr, ImageType, Version, HEADER_AREA,
-    HEADER_LEN,
+    BootloaderFlags, CompressType, ImageAttr, ImageHeaderRepr, ImageType, Version, FLASH_BASE,
+    HEADER_AREA, HEADER_LEN, MAGIC,
 };
-use bsp::format::ptable::{PartitionTableRepr, APP, APP_OTA, W800_FLASH_SIZE};
+use bsp::format::ptable::{
+    Partition, PartitionTable, PartitionTableRepr, APP, APP_OTA, TABLE_OFFSET, W800_FLASH_SIZE,
+};
 use bsp::ota::Slots;
 
 use crate::error::Error;
@@ -221,18 +224,273 @@ pub fn unpack(ota: &[u8], table: &PartitionTableRepr) -> Result<Vec<u8>, Error> 
     decompress_ota(&outer, partition_size(table, APP)?)
 }
 
-/// A verified description of an image file: every header field, both checksums, and for an
-/// `_ota.img` the xz stream and the inner image.
+/// The version text of the partition-table image: `bin2img.py`'s default, which the SDK's build
+/// does not override for that image.
+pub const TABLE_IMAGE_VERSION: &str = "G03.00.00";
+
+/// The header address of the partition-table image, which the SDK calls of no practical use
+/// (`CONFIG_PARTITION_TABLE_HEADER`).
+pub const TABLE_IMAGE_HEADER_ADDR: u32 = 0x2002_6000;
+
+/// The body of the partition-table image: the table padded with 0xFF to 1 KiB.
+pub const TABLE_IMAGE_BODY_LEN: usize = 1024;
+
+/// The partition-table image as the SDK builds it (`partition_table.img`): type 2, header
+/// address [`TABLE_IMAGE_HEADER_ADDR`], run address the table's flash address (0x0800_E000),
+/// upgrade address and `next` 0, `upd_no` 0, version [`TABLE_IMAGE_VERSION`], body the table
+/// padded with 0xFF to [`TABLE_IMAGE_BODY_LEN`].
+pub fn table_image(table: &PartitionTableRepr) -> Result<Vec<u8>, Error> {
+    let mut body = vec![0xFF; TABLE_IMAGE_BODY_LEN];
+    table.emit(&mut body)?;
+    let header = ImageHeaderRepr {
+        attr: ImageAttr::new(ImageType::PartitionTable, CompressType::None),
+        img_addr: FLASH_BASE + TABLE_OFFSET,
+        img_len: TABLE_IMAGE_BODY_LEN as u32,
+        header_addr: TABLE_IMAGE_HEADER_ADDR,
+        upgrade_addr: 0,
+        org_checksum: jamcrc(&body),
+        upd_no: 0,
+        version: Version::new(TABLE_IMAGE_VERSION)?,
+        bootloader_flags: BootloaderFlags::default(),
+        next: 0,
+    };
+    let mut file = header.to_bytes().to_vec();
+    file.extend_from_slice(&body);
+    Ok(file)
+}
+
+/// `.img` (and optionally the bootloader's `.img`) → `.fls` for the vendor's flashing tools: the
+/// bootloader image, the app image and the partition-table image of `table`, in the SDK's order.
+/// The result is checked as [`inspect`] checks a `.fls`: every image at the start of its
+/// partition and fitting it.
+pub fn pack_fls(
+    img: &[u8],
+    table: &PartitionTableRepr,
+    bootloader: Option<&[u8]>,
+) -> Result<Vec<u8>, Error> {
+    let mut fls = Vec::new();
+    if let Some(bootloader) = bootloader {
+        let image = Image::parse_exact(bootloader)?;
+        if image.header.attr.img_type()? != ImageType::Bootloader {
+            return Err(Error::Fls(format!(
+                "the bootloader image is of type \"{}\"",
+                image.header.attr.img_type()?
+            )));
+        }
+        fls.extend_from_slice(bootloader);
+    }
+    let app = Image::parse_exact(img)?;
+    if app.header.attr.img_type()? != ImageType::User {
+        return Err(Error::Fls(format!(
+            "the app image is of type \"{}\"",
+            app.header.attr.img_type()?
+        )));
+    }
+    fls.extend_from_slice(img);
+    fls.extend_from_slice(&table_image(table)?);
+    check_fls(&split(&fls)?)?;
+    Ok(fls)
+}
+
+/// An image of a file and where it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed<'a> {
+    /// Offset of its header in the file.
+    pub offset: usize,
+    /// The verified image.
+    pub image: Image<'a>,
+}
+
+/// The images of `file`, back to back: one for a `.img` or `_ota.img`, several for a `.fls`.
+/// Each is verified (header, body checksum, complete); after an image comes either the end of
+/// the file or the next header's magic. Errors in the first image are reported as they are,
+/// later ones with the image's number and offset.
+pub fn split(file: &[u8]) -> Result<Vec<Placed<'_>>, Error> {
+    let mut images = Vec::new();
+    let mut offset = 0;
+    loop {
+        let index = images.len();
+        let within = |error: Error| match index {
+            0 => error,
+            _ => Error::InFile {
+                index: index + 1,
+                offset,
+                error: Box::new(error),
+            },
+        };
+        let rest = file.get(offset..).unwrap_or_default();
+        let image = Image::parse(rest).map_err(|error| within(error.into()))?;
+        let signature_len = image.header.signature_len();
+        let len = HEADER_LEN + image.body.len() + signature_len;
+        let Some(signature) = image.signature.get(..signature_len) else {
+            return Err(within(Error::FileLength {
+                expected: len,
+                actual: rest.len(),
+            }));
+        };
+        images.push(Placed {
+            offset,
+            image: Image { signature, ..image },
+        });
+        offset += len;
+        match file.get(offset..) {
+            Some([]) | None => return Ok(images),
+            Some(next) if next.starts_with(&MAGIC.to_le_bytes()) => {}
+            Some(_) => {
+                return Err(Error::FileLength {
+                    expected: offset,
+                    actual: file.len(),
+                })
+            }
+        }
+    }
+}
+
+/// The partition table inside a partition-table image, checked to go to the table's flash
+/// address.
+fn table_of(image: &Image<'_>) -> Result<PartitionTableRepr, Error> {
+    let expected = FLASH_BASE + TABLE_OFFSET;
+    if image.header.img_addr != expected {
+        return Err(Error::Fls(format!(
+            "the partition table image runs at 0x{:08x}, the table lives at 0x{expected:08x}",
+            image.header.img_addr
+        )));
+    }
+    Ok(PartitionTableRepr::parse(
+        &PartitionTable::new_unchecked(image.body),
+        W800_FLASH_SIZE,
+    )?)
+}
+
+/// For each image of a `.fls`, the partition it goes to (`None` for the partition-table image).
+pub type Destinations = Vec<Option<Partition>>;
+
+/// Where each image of a `.fls` goes: checks that it holds at most one partition-table image,
+/// and that every other image is uncompressed, has its header at the start of a partition of
+/// that table (a different one for each), its body right after the header area, and fits the
+/// partition. `None` when the file has no partition-table image (nothing to check against).
+pub fn check_fls(images: &[Placed<'_>]) -> Result<Option<Destinations>, Error> {
+    let mut tables = images
+        .iter()
+        .filter(|placed| placed.image.header.attr.img_type() == Ok(ImageType::PartitionTable));
+    let Some(table_placed) = tables.next() else {
+        return Ok(None);
+    };
+    if tables.next().is_some() {
+        return Err(Error::Fls("more than one partition table image".to_owned()));
+    }
+    let table = table_of(&table_placed.image)?;
+    let mut partitions: Destinations = Vec::with_capacity(images.len());
+    for (index, placed) in images.iter().enumerate() {
+        let header = &placed.image.header;
+        let number = index + 1;
+        if header.attr.img_type()? == ImageType::PartitionTable {
+            partitions.push(None);
+            continue;
+        }
+        if header.attr.compress_type()? != CompressType::None {
+            return Err(Error::Fls(format!(
+                "image {number} is xz-compressed: a .fls takes .img files (an _ota.img is for OTA)"
+            )));
+        }
+        let partition = table
+            .entries()
+            .iter()
+            .find(|partition| FLASH_BASE.checked_add(partition.offset) == Some(header.header_addr))
+            .ok_or_else(|| {
+                Error::Fls(format!(
+                    "image {number}'s header address 0x{:08x} is not the start of a partition",
+                    header.header_addr
+                ))
+            })?;
+        if partitions
+            .iter()
+            .flatten()
+            .any(|seen| seen.name == partition.name)
+        {
+            return Err(Error::Fls(format!(
+                "two images for partition \"{}\"",
+                partition.name.as_str()
+            )));
+        }
+        let run = header.header_addr.wrapping_add(HEADER_AREA);
+        if header.img_addr != run {
+            return Err(Error::Fls(format!(
+                "image {number} runs at 0x{:08x}, its header area ends at 0x{run:08x}",
+                header.img_addr
+            )));
+        }
+        let len = placed.image.body.len() + placed.image.signature.len();
+        let limit =
+            usize::try_from(partition.size.saturating_sub(HEADER_AREA)).unwrap_or(usize::MAX);
+        if len > limit {
+            return Err(Error::TooLarge {
+                what: "image body",
+                len,
+                limit,
+                partition: partition.name.as_str().to_owned(),
+            });
+        }
+        partitions.push(Some(partition.clone()));
+    }
+    Ok(Some(partitions))
+}
+
+/// A verified description of an image file: every header field, both checksums; for an
+/// `_ota.img` the xz stream and the inner image; for a partition-table image the table; for a
+/// `.fls` each image and the partition it goes to.
 pub fn inspect(file: &[u8]) -> Result<String, Error> {
-    let image = Image::parse_exact(file)?;
+    let images = split(file)?;
+    if let [single] = images.as_slice() {
+        return describe_verified(&single.image);
+    }
+    let placement = check_fls(&images)?;
+    let mut report = format!("fls: {} images\n", images.len());
+    if placement.is_none() {
+        report.push_str("no partition table image: placements not checked\n");
+    }
+    for (index, placed) in images.iter().enumerate() {
+        let number = index + 1;
+        let text = describe_verified(&placed.image).map_err(|error| Error::InFile {
+            index: number,
+            offset: placed.offset,
+            error: Box::new(error),
+        })?;
+        let _ = writeln!(
+            report,
+            "image {number} at offset 0x{:x} ({} bytes):",
+            placed.offset,
+            HEADER_LEN + placed.image.body.len() + placed.image.signature.len()
+        );
+        if let Some(partitions) = &placement {
+            if let Some(Some(partition)) = partitions.get(index) {
+                let _ = writeln!(
+                    report,
+                    "  goes to partition \"{}\" (offset 0x{:08x}, 0x{:x} bytes)",
+                    partition.name.as_str(),
+                    partition.offset,
+                    partition.size
+                );
+            }
+        }
+        for line in text.lines() {
+            let _ = writeln!(report, "  {line}");
+        }
+    }
+    Ok(report)
+}
+
+/// The description of one verified image: its header and checksums, the xz stream and inner
+/// image of a compressed one, the table of a partition-table image.
+fn describe_verified(image: &Image<'_>) -> Result<String, Error> {
     let mut report = String::new();
-    describe(&mut report, &image, "");
+    describe(&mut report, image, "");
     if image.header.attr.compress_type()? == CompressType::Xz {
         let info = xz::stream_info(image.body)?;
         xz::check_w800(&info)?;
         // Nothing larger than the flash can ever be installed.
         let limit = usize::try_from(W800_FLASH_SIZE).unwrap_or(usize::MAX);
-        let inner = decompress_ota(&image, limit)?;
+        let inner = decompress_ota(image, limit)?;
         let _ = writeln!(report, "xz stream: {info}");
         let _ = writeln!(
             report,
@@ -241,6 +499,9 @@ pub fn inspect(file: &[u8]) -> Result<String, Error> {
         );
         let inner_image = Image::parse_exact(&inner)?;
         describe(&mut report, &inner_image, "  ");
+    }
+    if image.header.attr.img_type()? == ImageType::PartitionTable {
+        let _ = writeln!(report, "{}", table_of(image)?);
     }
     Ok(report)
 }
