@@ -23,7 +23,7 @@ const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 const SERVER_IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Creating a job reads, signs and stores an image.
 const CLIENT_IO_TIMEOUT: Duration = Duration::from_secs(60);
-const DEFAULT_URL_EXPIRY_SECS: u64 = 1800;
+pub const DEFAULT_URL_EXPIRY_SECS: u64 = 1800;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
@@ -34,6 +34,12 @@ pub enum Command {
         key: Option<String>,
     },
     CreateOtaJob(OtaJobRequest),
+    /// A job with a document given as it is (CreateJob with `--document`).
+    CreateJob {
+        things: Vec<String>,
+        document: PathBuf,
+        job_id: Option<String>,
+    },
     CancelJob {
         job_id: String,
         force: bool,
@@ -115,6 +121,11 @@ fn execute(cloud: &Cloud, command: Command) -> Result<Value> {
         Command::Status => cloud.status(),
         Command::Upload { file, key } => cloud.upload(&file, key.as_deref())?,
         Command::CreateOtaJob(request) => cloud.create_ota_job(request)?,
+        Command::CreateJob {
+            things,
+            document,
+            job_id,
+        } => cloud.create_job(things, &document, job_id)?,
         Command::CancelJob { job_id, force } => cloud.cancel_job(&job_id, force)?,
         Command::DescribeJob { job_id } => cloud.describe_job(&job_id)?,
         Command::ListJobs { thing } => cloud.list_jobs(thing.as_deref()),
@@ -181,6 +192,14 @@ pub fn parse_command(name: &str, mut args: Args) -> Result<Command> {
             expires_secs: args.parsed("--expires")?.unwrap_or(DEFAULT_URL_EXPIRY_SECS),
             step_timeout_minutes: args.parsed("--step-timeout")?,
         }),
+        "create-job" => Command::CreateJob {
+            things: match args.options("--thing")? {
+                things if things.is_empty() => bail!("--thing is required"),
+                things => things,
+            },
+            document: absolute(args.required("--document")?)?,
+            job_id: args.option("--job-id")?,
+        },
         "cancel-job" => {
             let force = args.flag("--force");
             Command::CancelJob {

@@ -32,10 +32,13 @@ pub enum Knob {
     IgnoreRange,
     /// Jobs: presigned URLs are minted valid for this many seconds instead of the job's expiry.
     UrlExpiry,
+    /// Jobs: presigned URLs are minted as with temporary (STS) credentials, with an
+    /// `X-Amz-Security-Token` of this many characters.
+    SessionToken,
 }
 
 impl Knob {
-    pub const ALL: [Knob; 8] = [
+    pub const ALL: [Knob; 9] = [
         Knob::DropReplies,
         Knob::DelayReplies,
         Knob::DuplicateNotifications,
@@ -44,6 +47,7 @@ impl Knob {
         Knob::FlipByte,
         Knob::IgnoreRange,
         Knob::UrlExpiry,
+        Knob::SessionToken,
     ];
 
     fn is_switch(self) -> bool {
@@ -63,6 +67,7 @@ impl Knob {
             Knob::FlipByte => "flip-byte",
             Knob::IgnoreRange => "ignore-range",
             Knob::UrlExpiry => "url-expiry",
+            Knob::SessionToken => "session-token",
         }
     }
 
@@ -74,6 +79,7 @@ impl Knob {
             Knob::CutAfter | Knob::StallAfter => "<bytes>|off",
             Knob::FlipByte => "<offset>|off",
             Knob::UrlExpiry => "<seconds>|off",
+            Knob::SessionToken => "<characters>|off",
         }
     }
 

@@ -658,6 +658,11 @@ impl S3Error {
                 "The request signature we calculated does not match the signature you provided. \
                  Check your key and signing method.",
             ),
+            AuthError::InvalidToken => Self::new(
+                400,
+                "InvalidToken",
+                "The provided token is malformed or otherwise invalid.",
+            ),
         }
     }
 

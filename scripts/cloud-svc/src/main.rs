@@ -21,6 +21,7 @@ usage: cloud-svc --dir RUN_DIR COMMAND [ARGS]
   upload FILE [--key KEY]
   create-ota-job --thing T [--thing T2 ...] --file F [--sign-key K] [--expires S]
         [--step-timeout M] [--job-id ID] [--key KEY] [--filepath P] [--certfile C]
+  create-job --thing T [--thing T2 ...] --document FILE [--job-id ID]
   cancel-job JOB_ID [--force]
   describe-job JOB_ID
   list-jobs [--thing T]

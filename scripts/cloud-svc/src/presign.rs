@@ -4,6 +4,12 @@
 //! Verification signs the received request again, with the parameters it claims (time, expiry,
 //! credential scope, signed headers), and compares the result with the received signature in
 //! constant time, as S3 does.
+//!
+//! URLs may also be minted as with temporary (STS) credentials: they then carry an
+//! `X-Amz-Security-Token`, which the signature covers. Real session tokens run to about a
+//! thousand characters, which is how presigned URLs in AWS IoT job documents grow past 1 KB;
+//! here a token of any asked length is derived from the secret key, so that the verifier knows
+//! every token it minted.
 
 use std::fs::File;
 use std::io::Read;
@@ -19,6 +25,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -38,6 +45,9 @@ const PARAM_DATE: &str = "X-Amz-Date";
 const PARAM_EXPIRES: &str = "X-Amz-Expires";
 const PARAM_SIGNED_HEADERS: &str = "X-Amz-SignedHeaders";
 const PARAM_SIGNATURE: &str = "X-Amz-Signature";
+const PARAM_SECURITY_TOKEN: &str = "X-Amz-Security-Token";
+/// The characters of a session token (base64's, as STS tokens are).
+const TOKEN_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// The bucket owner's access key, made once per state directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -89,6 +99,8 @@ pub enum AuthError {
     },
     NotYetValid,
     SignatureMismatch,
+    /// An `X-Amz-Security-Token` this service did not mint.
+    InvalidToken,
 }
 
 /// What the verifier needs of a received request. `target` is the request target as sent
@@ -111,22 +123,47 @@ impl Presigner {
     }
 
     /// Presigns `method url` (an `https://host[:port]/path` URL without a query), valid for
-    /// `expires_in` from `issued_at`.
+    /// `expires_in` from `issued_at`; with `token_len`, as with temporary credentials whose
+    /// session token has that many characters.
     pub fn presign(
         &self,
         method: &str,
         url: &str,
         issued_at: SystemTime,
         expires_in: Duration,
+        token_len: Option<usize>,
     ) -> Result<String> {
+        let token = token_len.map(|len| self.session_token(len));
         let signed = self
-            .sign(method, url, &[], issued_at, expires_in)
+            .sign(method, url, &[], issued_at, expires_in, token.as_deref())
             .with_context(|| format!("presigning {url}"))?;
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (name, value) in &signed.params {
             query.append_pair(name, value);
         }
         Ok(format!("{url}?{}", query.finish()))
+    }
+
+    /// The session token of `len` characters: SHA-256 of the secret key, the length and a
+    /// counter, block after block, in base64's alphabet.
+    fn session_token(&self, len: usize) -> String {
+        let mut token = String::with_capacity(len);
+        let mut counter = 0u64;
+        while token.len() < len {
+            let block = Sha256::new()
+                .chain_update(self.key.secret_access_key.as_bytes())
+                .chain_update((len as u64).to_le_bytes())
+                .chain_update(counter.to_le_bytes())
+                .finalize();
+            token.extend(
+                block
+                    .iter()
+                    .map(|byte| char::from(TOKEN_ALPHABET[usize::from(byte % 64)]))
+                    .take(len - token.len()),
+            );
+            counter += 1;
+        }
+        token
     }
 
     /// Checks a request made with a presigned URL at time `now`.
@@ -146,6 +183,7 @@ impl Presigner {
                 PARAM_EXPIRES => &mut auth.expires,
                 PARAM_SIGNED_HEADERS => &mut auth.signed_headers,
                 PARAM_SIGNATURE => &mut auth.signature,
+                PARAM_SECURITY_TOKEN => &mut auth.session_token,
                 _ => {
                     other_params.append_pair(&name, &value);
                     has_other_params = true;
@@ -156,6 +194,7 @@ impl Presigner {
                 return Err(AuthError::Malformed(format!("{name} is given twice")));
             }
         }
+        let session_token = auth.session_token.take();
         let auth = auth.complete()?;
         let scope = auth.credential_scope()?;
         if scope.access_key_id != self.key.access_key_id {
@@ -186,6 +225,16 @@ impl Presigner {
         if issued_at > now + MAX_CLOCK_SKEW {
             return Err(AuthError::NotYetValid);
         }
+        if let Some(token) = &session_token {
+            let minted: bool = self
+                .session_token(token.len())
+                .as_bytes()
+                .ct_eq(token.as_bytes())
+                .into();
+            if !minted {
+                return Err(AuthError::InvalidToken);
+            }
+        }
 
         let mut signed_headers = Vec::new();
         for name in auth
@@ -208,6 +257,7 @@ impl Presigner {
                 &signed_headers,
                 issued_at,
                 Duration::from_secs(expires_secs),
+                session_token.as_deref(),
             )
             .map_err(|_| AuthError::SignatureMismatch)?;
         // Every signing parameter must be the one the signature covers, character for
@@ -246,11 +296,12 @@ impl Presigner {
         headers: &[(&str, &str)],
         time: SystemTime,
         expires_in: Duration,
+        session_token: Option<&str>,
     ) -> Result<Signed> {
         let identity = Credentials::new(
             &self.key.access_key_id,
             &self.key.secret_access_key,
-            None,
+            session_token.map(str::to_owned),
             None,
             "cloud-svc",
         )
@@ -299,6 +350,7 @@ struct QueryAuth {
     expires: Option<String>,
     signed_headers: Option<String>,
     signature: Option<String>,
+    session_token: Option<String>,
 }
 
 struct CompleteQueryAuth {
@@ -315,6 +367,8 @@ struct CredentialScope<'a> {
 }
 
 impl QueryAuth {
+    /// The six parameters every presigned request carries (the session token, which only
+    /// some carry, taken out before).
     fn complete(self) -> Result<CompleteQueryAuth, AuthError> {
         let fields = [
             &self.algorithm,
@@ -335,6 +389,7 @@ impl QueryAuth {
                 expires: Some(expires),
                 signed_headers: Some(signed_headers),
                 signature: Some(signature),
+                session_token: _,
             } if algorithm == ALGORITHM => Ok(CompleteQueryAuth {
                 algorithm,
                 credential,
@@ -459,7 +514,7 @@ mod tests {
     fn a_fresh_url_verifies_until_it_expires() {
         let presigner = presigner();
         let url = presigner
-            .presign("GET", URL, issued_at(), Duration::from_secs(60))
+            .presign("GET", URL, issued_at(), Duration::from_secs(60), None)
             .unwrap();
         assert!(url.contains("X-Amz-Date=20261127T120000Z"), "{url}");
         assert!(url.contains("X-Amz-Expires=60"), "{url}");
@@ -479,7 +534,7 @@ mod tests {
     fn any_changed_character_breaks_the_signature() {
         let presigner = presigner();
         let url = presigner
-            .presign("GET", URL, issued_at(), Duration::from_secs(600))
+            .presign("GET", URL, issued_at(), Duration::from_secs(600), None)
             .unwrap();
         let now = issued_at() + Duration::from_secs(1);
         // Change each character of the path and of the query, one at a time.
@@ -495,10 +550,50 @@ mod tests {
     }
 
     #[test]
+    fn a_url_with_a_session_token_verifies_and_its_token_is_checked() {
+        let presigner = presigner();
+        let url = presigner
+            .presign(
+                "GET",
+                URL,
+                issued_at(),
+                Duration::from_secs(600),
+                Some(1570),
+            )
+            .unwrap();
+        // Base64's '+' and '/' are percent-encoded: the URL grows past the token's length.
+        assert!((2000..=2048).contains(&url.len()), "{} bytes", url.len());
+        let now = issued_at() + Duration::from_secs(1);
+        assert_eq!(verify_url(&presigner, "GET", &url, now), Ok(()));
+
+        let token_at = url.find("X-Amz-Security-Token=").unwrap() + 21;
+        let mut forged = url.clone().into_bytes();
+        forged[token_at + 100] = if forged[token_at + 100] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            verify_url(&presigner, "GET", &forged, now),
+            Err(AuthError::InvalidToken)
+        );
+        // Without the token the signature no longer matches: the token is signed.
+        let token_end = url[token_at..]
+            .find('&')
+            .map_or(url.len(), |end| token_at + end + 1);
+        let stripped = format!("{}{}", &url[..token_at - 21], &url[token_end..]);
+        assert_eq!(
+            verify_url(&presigner, "GET", stripped.trim_end_matches('&'), now),
+            Err(AuthError::SignatureMismatch)
+        );
+    }
+
+    #[test]
     fn the_method_and_the_host_are_signed() {
         let presigner = presigner();
         let url = presigner
-            .presign("GET", URL, issued_at(), Duration::from_secs(600))
+            .presign("GET", URL, issued_at(), Duration::from_secs(600), None)
             .unwrap();
         let now = issued_at();
         assert_eq!(
@@ -530,7 +625,7 @@ mod tests {
             secret_access_key: "other".into(),
         });
         let foreign = stranger
-            .presign("GET", URL, now, Duration::from_secs(60))
+            .presign("GET", URL, now, Duration::from_secs(60), None)
             .unwrap();
         assert_eq!(
             verify_url(&presigner, "GET", &foreign, now),

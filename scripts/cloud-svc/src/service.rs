@@ -97,7 +97,8 @@ impl ServeConfig {
     }
 }
 
-/// Mints the presigned URLs of delivered job documents, honouring the url-expiry knob.
+/// Mints the presigned URLs of delivered job documents, honouring the url-expiry and
+/// session-token knobs.
 struct DeliverySigner {
     presigner: Arc<Presigner>,
     faults: Arc<Faults>,
@@ -109,8 +110,12 @@ impl UrlSigner for DeliverySigner {
             .faults
             .take(Knob::UrlExpiry)
             .map_or(expires_in, Duration::from_secs);
+        let token_len = self
+            .faults
+            .take(Knob::SessionToken)
+            .and_then(|len| usize::try_from(len).ok());
         self.presigner
-            .presign("GET", url, SystemTime::now(), expires_in)
+            .presign("GET", url, SystemTime::now(), expires_in, token_len)
     }
 }
 
@@ -366,6 +371,33 @@ impl Cloud {
         jobs.describe_job(&job_id)
     }
 
+    /// Creates a job with the document in `path` as it is, as CreateJob with `--document`
+    /// does: the service checks only that it is JSON (an object), not what it says.
+    pub fn create_job(
+        &self,
+        things: Vec<String>,
+        path: &Path,
+        job_id: Option<String>,
+    ) -> Result<Value> {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let document: Value = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a JSON document", path.display()))?;
+        if !document.is_object() {
+            bail!("{}: a job document is a JSON object", path.display());
+        }
+        let new = NewJob {
+            job_id,
+            targets: things,
+            document,
+            presigned_url_expiry_secs: control::DEFAULT_URL_EXPIRY_SECS,
+            in_progress_timeout_minutes: None,
+        };
+        let mut jobs = self.lock_jobs();
+        let (job_id, messages) = jobs.create_job(new, now(), &self.signer)?;
+        self.publish(&jobs, messages);
+        jobs.describe_job(&job_id)
+    }
+
     pub fn cancel_job(&self, job_id: &str, force: bool) -> Result<Value> {
         let mut jobs = self.lock_jobs();
         let (described, messages) = jobs.cancel_job(job_id, force, now(), &self.signer)?;
@@ -409,6 +441,7 @@ impl Cloud {
             &url,
             SystemTime::now(),
             Duration::from_secs(expires_secs),
+            None,
         )?;
         Ok(json!({ "url": presigned }))
     }
