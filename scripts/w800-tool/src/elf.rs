@@ -196,6 +196,18 @@ impl<'a> Elf<'a> {
             ));
         }
 
+        let table_fits = |offset: usize, count: usize, entry_len: usize| {
+            offset
+                .checked_add(count * entry_len)
+                .is_some_and(|end| end <= data.len())
+        };
+        if !table_fits(phoff, phnum, PROGRAM_HEADER_LEN) {
+            return Err(ElfError::Truncated("the program headers"));
+        }
+        if !table_fits(shoff, shnum, SECTION_HEADER_LEN) {
+            return Err(ElfError::Truncated("the section headers"));
+        }
+
         let mut segments = Vec::new();
         for index in 0..phnum {
             let at = phoff

@@ -478,3 +478,338 @@ pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
         total.div_ceil(1024)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::io;
+
+    use super::*;
+    use crate::crc16::{crc16, XMODEM_INIT};
+
+    /// A port whose other end is `respond`: every sent chunk goes to it, and what it returns
+    /// is what the port then receives. Nothing waits: pauses are counted, reads of an empty
+    /// queue time out at once.
+    struct Scripted<R: FnMut(&[u8]) -> Vec<u8>> {
+        respond: R,
+        incoming: VecDeque<u8>,
+        sent: Vec<Vec<u8>>,
+        bauds: Vec<(usize, Baud)>,
+    }
+
+    impl<R: FnMut(&[u8]) -> Vec<u8>> Scripted<R> {
+        fn new(respond: R) -> Self {
+            Scripted {
+                respond,
+                incoming: VecDeque::new(),
+                sent: Vec::new(),
+                bauds: Vec::new(),
+            }
+        }
+    }
+
+    impl<R: FnMut(&[u8]) -> Vec<u8>> Port for Scripted<R> {
+        fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.sent.push(bytes.to_vec());
+            let answer = (self.respond)(bytes);
+            self.incoming.extend(answer);
+            Ok(())
+        }
+        fn receive(&mut self, _timeout: Duration) -> io::Result<Option<u8>> {
+            if self.incoming.is_empty() {
+                // Nothing pending: the other end may say something by itself (an empty send).
+                let spontaneous = (self.respond)(&[]);
+                self.incoming.extend(spontaneous);
+            }
+            Ok(self.incoming.pop_front())
+        }
+        fn drain(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn set_baud(&mut self, baud: Baud) -> io::Result<()> {
+            self.bauds.push((self.sent.len(), baud));
+            Ok(())
+        }
+        fn set_lines(&mut self, _dtr: bool, _rts: bool) -> io::Result<()> {
+            Err(io::Error::other("no modem lines"))
+        }
+        fn discard_input(&mut self) -> io::Result<()> {
+            self.incoming.clear();
+            Ok(())
+        }
+        fn pause(&mut self, _duration: Duration) {}
+    }
+
+    /// A ROM that prompts five 'C' per ESC and one whenever asked while it waits for a file,
+    /// checks each frame's CRC and block number, and answers each frame (or EOT) with what
+    /// `answer(frames seen so far, bytes)` says.
+    fn rom(mut answer: impl FnMut(usize, &[u8]) -> Vec<u8>) -> impl FnMut(&[u8]) -> Vec<u8> {
+        let mut frames = 0;
+        let mut prompting = false;
+        move |bytes: &[u8]| match bytes {
+            [ESC] => {
+                prompting = true;
+                b"CCCCC".to_vec()
+            }
+            [] if prompting => b"C".to_vec(),
+            [xmodem::EOT] => {
+                let reply = answer(frames, bytes);
+                prompting = reply == [xmodem::ACK];
+                reply
+            }
+            frame if frame.len() == xmodem::FRAME_LEN => {
+                assert_eq!(crc16(XMODEM_INIT, &frame[3..]), 0, "CRC of frame {frames}");
+                assert_eq!(frame[1], !frame[2]);
+                prompting = false;
+                frames += 1;
+                answer(frames, bytes)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn options(baud: Baud) -> FlashOptions {
+        FlashOptions {
+            baud,
+            reset: ResetMode::Auto,
+            sync_timeout: Duration::from_secs(5),
+            reboot: true,
+        }
+    }
+
+    fn run(
+        port: &mut dyn Port,
+        data: &[u8],
+        options: &FlashOptions,
+    ) -> (Result<(), Error>, Vec<String>) {
+        let downloads = [Download {
+            name: "app.fls",
+            data,
+        }];
+        let mut notes = Vec::new();
+        let result = execute(port, &plan(&downloads, options), options, &mut |event| {
+            if let Event::Note(text) = event {
+                notes.push(text.to_owned());
+            }
+        });
+        (result, notes)
+    }
+
+    #[test]
+    fn plans() {
+        let data = [1u8; 10];
+        let downloads = [
+            Download {
+                name: "a",
+                data: &data,
+            },
+            Download {
+                name: "b",
+                data: &data,
+            },
+        ];
+        let steps = plan(&downloads, &options(Baud::B921600));
+        let kinds: Vec<String> = steps.iter().map(|step| format!("{step:?}")).collect();
+        assert!(kinds[0].starts_with("Reset(Auto)"));
+        assert!(kinds[1].starts_with("Sync"));
+        assert!(kinds[2].starts_with("SetBaud(B921600)"));
+        assert!(kinds[3].starts_with("Send"));
+        assert!(kinds[4].starts_with("Sync"));
+        assert!(kinds[5].starts_with("Send"));
+        assert!(kinds[6].starts_with("Reboot"));
+        assert_eq!(steps.len(), 7);
+
+        let quiet = FlashOptions {
+            reboot: false,
+            ..options(Baud::B115200)
+        };
+        let steps = plan(&downloads[..1], &quiet);
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert!(matches!(steps[2], Step::Send(_)));
+    }
+
+    #[test]
+    fn a_whole_session() {
+        let data = bsp::sample::noise(9, 3 * xmodem::BLOCK_LEN + 100);
+        let mut port = Scripted::new(rom(|_, _| vec![xmodem::ACK]));
+        let (result, notes) = run(&mut port, &data, &options(Baud::B921600));
+        result.unwrap();
+        assert!(notes
+            .iter()
+            .any(|note| note.starts_with("no reset through DTR/RTS")));
+
+        let baud_command = port
+            .sent
+            .iter()
+            .position(|chunk| *chunk == Baud::B921600.command())
+            .expect("the baud command was sent");
+        assert_eq!(port.bauds, vec![(baud_command + 1, Baud::B921600)]);
+        let frames: Vec<&Vec<u8>> = port
+            .sent
+            .iter()
+            .filter(|chunk| chunk.len() == xmodem::FRAME_LEN)
+            .collect();
+        assert_eq!(frames.len(), 4);
+        let received: Vec<u8> = frames
+            .iter()
+            .flat_map(|frame| frame[3..3 + 1024].to_vec())
+            .collect();
+        assert_eq!(&received[..data.len()], &data[..]);
+        assert!(received[data.len()..]
+            .iter()
+            .all(|&byte| byte == xmodem::PAD));
+        let tail: Vec<&Vec<u8>> = port.sent.iter().rev().take(2).collect();
+        assert_eq!(*tail[0], rom::reboot_command());
+        assert_eq!(*tail[1], vec![xmodem::EOT]);
+        let text = port.sent.concat();
+        assert_eq!(
+            text.windows(8).filter(|w| w == b"AT+RST\r\n").count(),
+            2 * RESET_ROUNDS
+        );
+        assert_eq!(
+            text.windows(8).filter(|w| w == b"reboot\r\n").count(),
+            RESET_ROUNDS
+        );
+    }
+
+    #[test]
+    fn a_refused_block_is_sent_again_and_many_refusals_cancel() {
+        let data = bsp::sample::noise(4, 2 * xmodem::BLOCK_LEN);
+        let mut port = Scripted::new(rom(|frames, _| match frames {
+            2 => vec![xmodem::NAK],
+            _ => vec![xmodem::ACK],
+        }));
+        run(&mut port, &data, &options(Baud::B115200)).0.unwrap();
+        let frames: Vec<&Vec<u8>> = port
+            .sent
+            .iter()
+            .filter(|chunk| chunk.len() == xmodem::FRAME_LEN)
+            .collect();
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[1], frames[2], "the refused block again, unchanged");
+
+        let mut port = Scripted::new(rom(|frames, _| match frames {
+            1 => vec![xmodem::ACK],
+            _ => vec![xmodem::NAK],
+        }));
+        let error = run(&mut port, &data, &options(Baud::B115200))
+            .0
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "app.fls: block 2 (bytes 0x400..0x800): refused (NAK) 17 times, giving up"
+        );
+        assert_eq!(port.sent.last().unwrap(), &vec![xmodem::CAN, xmodem::CAN]);
+    }
+
+    #[test]
+    fn stale_prompts_before_the_first_answer_are_skipped() {
+        let data = [7u8; 100];
+        let mut port = Scripted::new(rom(|_, bytes| match bytes {
+            [xmodem::EOT] => vec![xmodem::ACK],
+            _ => b"CC\x06".to_vec(),
+        }));
+        run(&mut port, &data, &options(Baud::B115200)).0.unwrap();
+    }
+
+    #[test]
+    fn wrong_answers_and_silence_are_errors() {
+        let data = [7u8; 3000];
+        let mut port = Scripted::new(rom(|frames, _| match frames {
+            2 => b"M".to_vec(),
+            _ => vec![xmodem::ACK],
+        }));
+        let error = run(&mut port, &data, &options(Baud::B115200))
+            .0
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "app.fls: block 2 (bytes 0x400..0x800): the device answered 'M' (0x4d), the ROM's \
+             \"image content check failed\" instead of ACK or NAK"
+        );
+        assert_eq!(port.sent.last().unwrap(), &vec![xmodem::CAN, xmodem::CAN]);
+
+        let mut port = Scripted::new(rom(|frames, _| match frames {
+            3 => Vec::new(),
+            _ => vec![xmodem::ACK],
+        }));
+        let error = run(&mut port, &data, &options(Baud::B115200))
+            .0
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "app.fls: block 3 (bytes 0x800..0xbb8): no answer within 1 s"
+        );
+
+        let mut port = Scripted::new(rom(|_, bytes| match bytes {
+            [xmodem::EOT] => vec![xmodem::NAK],
+            _ => vec![xmodem::ACK],
+        }));
+        let error = run(&mut port, &data, &options(Baud::B115200))
+            .0
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "app.fls: the end of the file (EOT) refused 17 times"
+        );
+    }
+
+    #[test]
+    fn no_prompt_after_the_baud_switch_names_the_rate() {
+        let data = [7u8; 10];
+        // Prompts before the switch only.
+        let mut switched = false;
+        let mut port = Scripted::new(move |bytes: &[u8]| {
+            if bytes == Baud::B2000000.command() {
+                switched = true;
+            }
+            match bytes {
+                [ESC] if !switched => b"CCCCC".to_vec(),
+                _ => Vec::new(),
+            }
+        });
+        let error = run(&mut port, &data, &options(Baud::B2000000))
+            .0
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "app.fls: no 'C' from the device at 2000000 baud (the adapter may not do that rate: \
+             try --baud 115200) within 16 s"
+        );
+    }
+
+    #[test]
+    fn dry_run_text() {
+        let data = bsp::sample::noise(5, 1500);
+        let downloads = [Download {
+            name: "w800.fls",
+            data: &data,
+        }];
+        let options = options(Baud::B2000000);
+        let text = describe(&plan(&downloads, &options), "/dev/ttyUSB0", &options);
+        let first = xmodem::blocks(&data).next().unwrap();
+        for expected in [
+            "dry run: nothing is opened or sent".to_owned(),
+            "port /dev/ttyUSB0: raw 8N1, no flow control, 115200 baud".to_owned(),
+            "3. baud: 21 0a 00 ef 2a 31 00 00 00 80 84 1e 00 (command 0x31, 2000000)".to_owned(),
+            "4. send w800.fls (1500 bytes) by XMODEM-1K/CRC after a 'C': 2 blocks".to_owned(),
+            format!(
+                "   02 01 fe + 1024 bytes from 0x000000 + crc {}",
+                rom::hex(&first.crc().to_be_bytes())
+            ),
+            "   02 02 fd + 476 bytes from 0x000400 + 548 x 1a + crc".to_owned(),
+            "   04 (EOT)".to_owned(),
+            "5. reboot: 21 06 00 c7 7c 3f 00 00 00 (command 0x3f)".to_owned(),
+        ] {
+            assert!(text.contains(&expected), "missing {expected:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn progress_bars() {
+        assert_eq!(progress_bar(0, 2048, 10), "[----------]   0% 0/2 KiB");
+        assert_eq!(progress_bar(1024, 2048, 10), "[#####-----]  50% 1/2 KiB");
+        assert_eq!(progress_bar(2048, 2048, 10), "[##########] 100% 2/2 KiB");
+        assert_eq!(progress_bar(0, 0, 4), "[####] 100% 0/0 KiB");
+    }
+}
