@@ -170,12 +170,12 @@ package_w800_images() {
     local bin_size
     bin_size=$(stat -c %s "$elf.bin")
     echo "w800 images (version $version), checked by w800-tool inspect and independently:"
-    printf '  %-48s %8d bytes (app holds %d after its header area)\n' "$elf.bin" "$bin_size" \
+    printf '  %s: %d bytes (app holds %d after its header area)\n' "$elf.bin" "$bin_size" \
         $((W800_APP_SIZE - W800_HEADER_AREA))
-    printf '  %-48s %8d bytes (header at 0x%08X, runs at 0x%08X)\n' "$elf.img" \
+    printf '  %s: %d bytes (header at 0x%08X, runs at 0x%08X)\n' "$elf.img" \
         "$(stat -c %s "$elf.img")" "$W800_APP_HEADER" "$W800_APP_RUN"
-    printf '  %-48s %8d bytes (xz; app_ota takes files up to %d)\n' "${elf}_ota.img" \
+    printf '  %s: %d bytes (xz; app_ota takes files up to %d)\n' "${elf}_ota.img" \
         "$(stat -c %s "${elf}_ota.img")" "$W800_OTA_FILE_CAPACITY"
-    printf '  %-48s %8d bytes (.img + partition table image: scripts/flash PORT %s)\n' "$elf.fls" \
+    printf '  %s: %d bytes (.img + partition table image: scripts/flash PORT %s)\n' "$elf.fls" \
         "$(stat -c %s "$elf.fls")" "$elf.fls"
 }

@@ -29,8 +29,8 @@ pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 pub const RESET_HINT_AFTER: Duration = Duration::from_secs(2);
 /// How long the ROM may take to answer a block, `EOT` or the start of a transfer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
-/// How many times a block (or `EOT`) is sent again after a `NAK`, and how many answers may be
-/// waited for before a transfer starts.
+/// How many times a block (or `EOT`) is sent again after a `NAK`; a transfer's first 'C' may
+/// take this many answer timeouts.
 pub const RETRIES: usize = 16;
 /// Pause before and after the host follows a baud-rate switch.
 pub const BAUD_SETTLE: Duration = Duration::from_millis(20);
@@ -332,9 +332,15 @@ fn abort(port: &mut dyn Port, error: String) -> Error {
 }
 
 fn wait_for_start(port: &mut dyn Port, name: &str, baud: Baud) -> Result<(), Error> {
+    let budget = ANSWER_TIMEOUT * RETRIES as u32;
+    let deadline = Instant::now() + budget;
     let mut cancels = 0;
-    for _ in 0..RETRIES {
-        match port.receive(ANSWER_TIMEOUT).map_err(io_error("receive"))? {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match port.receive(left).map_err(io_error("receive"))? {
             Some(xmodem::CRC_REQUEST) => return Ok(()),
             Some(xmodem::NAK) => {
                 return Err(Error::Flash(format!(
@@ -350,7 +356,8 @@ fn wait_for_start(port: &mut dyn Port, name: &str, baud: Baud) -> Result<(), Err
                     )));
                 }
             }
-            _ => cancels = 0,
+            Some(_) => cancels = 0,
+            None => break,
         }
     }
     let hint = if baud == rom::DEFAULT_BAUD {
@@ -360,7 +367,7 @@ fn wait_for_start(port: &mut dyn Port, name: &str, baud: Baud) -> Result<(), Err
     };
     Err(Error::Flash(format!(
         "{name}: no 'C' from the device{hint} within {} s",
-        (ANSWER_TIMEOUT * RETRIES as u32).as_secs()
+        budget.as_secs()
     )))
 }
 

@@ -58,15 +58,16 @@ fn speed(baud: Baud) -> libc::speed_t {
 }
 
 impl TtyPort {
-    /// Opens `path` (without making it the controlling terminal) and puts it into raw 8N1 mode
-    /// at `baud`, no flow control, reads returning at once.
+    /// Opens `path` (without making it the controlling terminal, and without waiting for a
+    /// carrier) and puts it into raw 8N1 mode at `baud`, no flow control, reads returning at
+    /// once, DTR and RTS released as the SDK's `flash.py` leaves them.
     pub fn open(path: &Path, baud: Baud) -> io::Result<TtyPort> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(libc::O_NOCTTY)
+            .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
             .open(path)?;
-        let port = TtyPort { file };
+        let mut port = TtyPort { file };
         let mut attributes = port.attributes()?;
         // SAFETY: `attributes` is a valid, initialised termios structure owned by this frame.
         unsafe { libc::cfmakeraw(&mut attributes) };
@@ -76,6 +77,15 @@ impl TtyPort {
         attributes.c_cc[libc::VMIN] = 0;
         attributes.c_cc[libc::VTIME] = 0;
         port.apply(attributes, baud)?;
+        let fd = port.file.as_raw_fd();
+        // SAFETY: F_GETFL on the open descriptor returns its status flags.
+        let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+        // Reads wait in poll() and writes may block: the descriptor goes back to blocking.
+        // SAFETY: F_SETFL on the open descriptor takes plain status flags.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
+        // Opening raises DTR and RTS, which hold the chip in reset on the usual boards. A port
+        // without modem lines (a pseudo-terminal) refuses this; the reset step says so.
+        let _ = port.set_lines(false, false);
         Ok(port)
     }
 
