@@ -60,6 +60,14 @@ pub enum FlashError {
     Io,
     /// The board only reads its flash (the minimal W800 board reads through the XIP window).
     ReadOnly,
+    /// The range holds what must never change: the W800's factory area, or the partition
+    /// the firmware runs from.
+    Protected { offset: u32, len: u32 },
+    /// The flash controller did not finish the command in time.
+    Timeout,
+    /// The chip did not take an erase or program: reading back differs from what was sent
+    /// (a write-protected chip ignores both silently).
+    NotWritten { offset: u32 },
 }
 
 impl fmt::Display for FlashError {
@@ -82,6 +90,13 @@ impl fmt::Display for FlashError {
             }
             FlashError::Io => write!(f, "flash backing store I/O error"),
             FlashError::ReadOnly => write!(f, "this board cannot erase or program its flash"),
+            FlashError::Protected { offset, len } => {
+                write!(f, "range 0x{offset:X}+0x{len:X} is protected")
+            }
+            FlashError::Timeout => write!(f, "the flash controller did not finish in time"),
+            FlashError::NotWritten { offset } => {
+                write!(f, "the flash did not take the write at 0x{offset:X}")
+            }
         }
     }
 }
