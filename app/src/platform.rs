@@ -99,6 +99,35 @@ impl Platform {
             None,
             None,
             None,
+            None,
+        )
+    }
+
+    /// Takes the drivers of a board without a network that offers `loopback` in place of the
+    /// cloud, for the OTA agent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_loopback(
+        board: &'static str,
+        ota: OtaSupport,
+        console: impl Console + 'static,
+        flash: impl Flash + 'static,
+        reset: impl Reset + 'static,
+        clock: impl Clock + 'static,
+        entropy: impl Entropy + 'static,
+        loopback: Option<LoopbackCloud>,
+    ) -> Result<&'static Platform, kernel::Error> {
+        Self::build(
+            board,
+            ota,
+            console,
+            flash,
+            reset,
+            clock,
+            shared(entropy)?,
+            None,
+            None,
+            None,
+            loopback,
         )
     }
 
@@ -128,6 +157,7 @@ impl Platform {
             Some(entropy),
             Some(wifi),
             credentials,
+            None,
         )
     }
 
@@ -143,6 +173,7 @@ impl Platform {
         secure_entropy: Option<&'static Mutex<dyn SecureEntropy>>,
         wifi: Option<&'static Mutex<dyn Wifi>>,
         credentials: Option<TlsCredentials>,
+        loopback: Option<LoopbackCloud>,
     ) -> Result<&'static Platform, kernel::Error> {
         Ok(Box::leak(Box::new(Platform {
             board,
@@ -155,13 +186,8 @@ impl Platform {
             wifi,
             credentials,
             ota,
-            loopback: Mutex::new(None)?,
+            loopback: Mutex::new(loopback)?,
         })))
-    }
-
-    /// The board offers `cloud` in place of a network, for the OTA agent.
-    pub fn offer_loopback(&self, cloud: LoopbackCloud) {
-        *self.loopback.lock() = Some(cloud);
     }
 
     /// A `core::fmt::Write` onto the console.

@@ -126,6 +126,19 @@ impl ports::Platform for FlashPlatform {
     }
 
     fn activate(&mut self) -> Result<(), Reason> {
+        // The OTA's tasks have done their deepest work (the download, the staging): what
+        // their stacks never used is the margin their sizes in `config` leave.
+        for task in kernel::task_list()
+            .iter()
+            .filter(|task| task.name.starts_with("ota-") || task.name == "cloud")
+        {
+            log::info!(
+                target: "ota",
+                "stack never used by {}: {} bytes",
+                task.name,
+                task.stack_high_water_words * 4
+            );
+        }
         log::info!(target: "ota", "activating the new image: restarting");
         self.platform.reset.reset(ResetReason::Ota)
     }

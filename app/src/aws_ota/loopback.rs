@@ -3,37 +3,46 @@
 //! and the file comes from the board's memory instead of an HTTPS server. Everything else —
 //! the agent task, the download task and its block pool, the platform layer, the boot
 //! stage — is what runs with a network.
+//!
+//! The stand-in runs in a task of its own, fed by a queue as the MQTT task is: the agent only
+//! hands its publishes over, and the answers reach it through its queue like a broker's.
 
 use super::JobsSink;
-use crate::config::OTA_MESSAGE_MAX;
+use crate::config::{
+    LOOPBACK_REQUESTS, LOOPBACK_STACK_WORDS, MQTT_PAYLOAD_MAX, MQTT_PRIORITY, MQTT_TOPIC_MAX,
+    OTA_MESSAGE_MAX,
+};
 use crate::platform::Platform;
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use kernel::Mutex;
+use alloc::vec;
+use core::time::Duration;
+use kernel::{Mutex, Queue};
 use ota_agent::jobs::{JobId, ThingName};
 use ota_agent::loopback::{ExecutionRecord, LoopbackJobs, RECORD_LEN};
+use ota_agent::ports::NotSent;
 
 /// The job the stand-in holds.
 pub const JOB_ID: &str = "loopback-job-1";
 
-/// The in-memory Jobs API with the memory it keeps its record in.
-pub struct LoopbackLink {
-    platform: &'static Platform,
-    state: Mutex<State>,
+/// One publish of the agent, copied into the queue's slot.
+struct Publish {
+    topic: heapless::String<MQTT_TOPIC_MAX>,
+    payload: heapless::Vec<u8, MQTT_PAYLOAD_MAX>,
 }
 
-struct State {
-    jobs: LoopbackJobs<'static>,
+/// The in-memory Jobs API, the memory it keeps its record in, and its task's queue.
+pub struct LoopbackLink {
+    platform: &'static Platform,
+    jobs: Mutex<LoopbackJobs<'static>>,
     /// Where the execution's record is kept across restarts.
-    record: &'static mut [u8],
-    /// The stand-in's replies are written here.
-    reply: Box<[u8; OTA_MESSAGE_MAX]>,
+    record: Mutex<&'static mut [u8]>,
+    requests: Queue<Publish>,
 }
 
 impl LoopbackLink {
     /// The stand-in for `thing` with the job of `document`: the execution as `record` kept
-    /// it, or a new one, queued now.
+    /// it, or a new one, queued now. Its task starts with [`LoopbackLink::spawn`].
     pub fn new(
         platform: &'static Platform,
         document: &'static [u8],
@@ -57,37 +66,53 @@ impl LoopbackLink {
             jobs.execution().status.as_str(),
             document.len()
         );
+        let failed = |e: kernel::Error| format!("{e}");
         Ok(LoopbackLink {
             platform,
-            state: Mutex::new(State {
-                jobs,
-                record,
-                reply: Box::new([0; OTA_MESSAGE_MAX]),
-            })
-            .map_err(|e| format!("{e}"))?,
+            jobs: Mutex::new(jobs).map_err(failed)?,
+            record: Mutex::new(record).map_err(failed)?,
+            requests: Queue::new(LOOPBACK_REQUESTS).map_err(failed)?,
         })
     }
 
-    /// Hands a publish of the agent to the stand-in; its answers go to `sink` as if the
-    /// broker had delivered them, and the record is kept.
-    pub fn publish(&self, topic: &str, payload: &[u8], sink: &JobsSink) {
+    /// Starts the stand-in's task, which answers into `sink`.
+    pub fn spawn(&'static self, sink: &'static JobsSink) -> Result<(), kernel::Error> {
+        kernel::spawn("cloud", LOOPBACK_STACK_WORDS, MQTT_PRIORITY, move || {
+            let mut reply = vec![0u8; OTA_MESSAGE_MAX].into_boxed_slice();
+            loop {
+                if let Some(publish) = self.requests.receive(Duration::MAX) {
+                    self.answer(&publish, &mut reply[..], sink);
+                }
+            }
+        })
+    }
+
+    /// Hands a publish of the agent to the stand-in's task; never waits.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), NotSent> {
+        let publish = Publish {
+            topic: heapless::String::try_from(topic).map_err(|_| NotSent)?,
+            payload: heapless::Vec::from_slice(payload).map_err(|_| NotSent)?,
+        };
+        self.requests
+            .send(publish, Duration::ZERO)
+            .map_err(|_| NotSent)
+    }
+
+    /// Answers one publish into `sink`, as a broker would deliver the Jobs API's replies,
+    /// and keeps the record.
+    fn answer(&self, publish: &Publish, reply: &mut [u8], sink: &JobsSink) {
         let now = self.platform.clock.unix_time();
-        let mut state = self.state.lock();
-        let State {
-            jobs,
-            record,
-            reply,
-        } = &mut *state;
+        let mut jobs = self.jobs.lock();
         let before = jobs.execution().status;
         jobs.handle(
-            topic,
-            payload,
+            &publish.topic,
+            &publish.payload,
             now,
-            &mut reply[..],
+            reply,
             &mut |topic, payload| sink.deliver_payload(topic, payload),
         );
         let execution = jobs.execution();
-        record[..RECORD_LEN].copy_from_slice(&execution.to_bytes());
+        self.record.lock()[..RECORD_LEN].copy_from_slice(&execution.to_bytes());
         if execution.status != before {
             log::info!(target: "cloud", "job {JOB_ID}: {}", status_line(execution));
         }
@@ -95,7 +120,7 @@ impl LoopbackLink {
 
     /// The job's execution, for `ota status`.
     pub fn describe(&self) -> String {
-        status_line(self.state.lock().jobs.execution())
+        status_line(self.jobs.lock().execution())
     }
 }
 

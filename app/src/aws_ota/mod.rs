@@ -102,22 +102,16 @@ impl OtaService {
     }
 }
 
-/// The agent's control port: Jobs requests go to the MQTT task's queue; the agent never waits
-/// for the broker (the Jobs reply is the confirmation it waits for, on its timer). Over the
-/// loopback link the in-memory Jobs API answers at once, into the agent's queue.
-struct JobsControl {
-    link: JobsLink,
-    sink: &'static JobsSink,
-}
+/// The agent's control port: Jobs requests go to the MQTT task's queue (or the loopback
+/// stand-in's); the agent never waits for the broker (the Jobs reply is the confirmation it
+/// waits for, on its timer).
+struct JobsControl(JobsLink);
 
 impl Control for JobsControl {
     fn publish(&mut self, topic: &str, payload: &[u8], qos: Qos) -> Result<(), NotSent> {
-        let session = match self.link {
+        let session = match self.0 {
             JobsLink::Mqtt { session, .. } => session,
-            JobsLink::Loopback(cloud) => {
-                cloud.publish(topic, payload, self.sink);
-                return Ok(());
-            }
+            JobsLink::Loopback(cloud) => return cloud.publish(topic, payload),
         };
         if !session.is_active() {
             return Err(NotSent);
@@ -370,16 +364,20 @@ fn new_service(
     let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
     let blocks = Pool::new(OTA_BLOCK_BUFFERS, OTA_BLOCK_SIZE as usize).map_err(kernel_failed)?;
     let downloader = Downloader::new().map_err(kernel_failed)?;
+    let sink: &'static JobsSink = Box::leak(Box::new(JobsSink {
+        topics,
+        messages,
+        events,
+    }));
+    if let JobsLink::Loopback(cloud) = link {
+        cloud.spawn(sink).map_err(kernel_failed)?;
+    }
     let service: &'static OtaService = Box::leak(Box::new(OtaService {
         events,
         parts: Parts {
             link,
             downloader,
-            sink: Box::leak(Box::new(JobsSink {
-                topics,
-                messages,
-                events,
-            })),
+            sink,
         },
         status: Mutex::new(None).map_err(kernel_failed)?,
         settings,
@@ -427,10 +425,7 @@ fn start(
     let agent = Agent::new(
         config,
         topics.clone(),
-        JobsControl {
-            link: parts.link,
-            sink: parts.sink,
-        },
+        JobsControl(parts.link),
         DownloadPort(parts.downloader),
         FlashPlatform::new(platform, slots, running),
         KernelTimer {

@@ -11,7 +11,7 @@ bsp::xt804_entry!(main);
 
 fn main() -> ! {
     let board = QemuBoard::take(app::VERSION);
-    let platform = app::Platform::new(
+    let platform = app::Platform::with_loopback(
         "qemu",
         app::platform::OtaSupport::BOOT_STAGE,
         board.console,
@@ -19,10 +19,8 @@ fn main() -> ! {
         board.reset,
         board.clock,
         board.entropy,
+        board.loopback,
     )
     .unwrap_or_else(|e| panic!("cannot set the platform up: {e}"));
-    if let Some(cloud) = board.loopback {
-        platform.offer_loopback(cloud);
-    }
     app::boot(platform)
 }
