@@ -317,7 +317,8 @@ impl<C: Controller + Send> Flash for QFlash<C> {
         }
         self.check_writable(offset, sector)?;
         self.run(Command::sector_erase(offset))?;
-        let mut chunk = [0u8; 256];
+        // Small reads: this runs on the stacks of the shell and the OTA download task.
+        let mut chunk = [0u8; 64];
         for at in (offset..offset + sector).step_by(chunk.len()) {
             self.read(at, &mut chunk)?;
             if let Some(i) = chunk.iter().position(|b| *b != 0xFF) {
@@ -365,8 +366,8 @@ impl<C: Controller + Send> Flash for QFlash<C> {
         }
         self.run(Command::page_program(page_start))?;
 
-        let mut back = [0u8; 256];
-        let back = &mut back[..data.len()];
+        // The page buffer again, for the read-back: one page of stack in all.
+        let back = &mut page[..data.len()];
         self.read(offset, back)?;
         match back.iter().zip(data).position(|(b, d)| b != d) {
             Some(i) => Err(FlashError::NotWritten {
