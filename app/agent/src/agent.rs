@@ -20,7 +20,7 @@
 
 use crate::base64;
 use crate::event::{DownloadError, Event, Signal};
-use crate::job::{Error as ParseError, ErrorCode, Execution, ExecutionReply, OtaDocument};
+use crate::job::{Error as ParseError, ErrorCode, ExecutionReply, OtaDocument};
 use crate::job::{Rejection, UpdateAccepted, SIGNATURE_MAX, UPDATED_BY_MAX};
 use crate::jobs::UpdateRequest;
 use crate::jobs::{self, ClientToken, DeviceStatus, JobId, StatusDetails, Topics};
@@ -306,8 +306,13 @@ pub struct Agent<C, D, P, T> {
     stats: Stats,
     outbox: Deque<Signal, 4>,
     job: Box<Option<Job>>,
-    /// The job's document, apart from the job so that the job stays small.
-    document: Box<Option<OtaDocument>>,
+    /// The reply that brought the job's document, apart from the job so that the job stays
+    /// small.
+    held: Box<Option<ExecutionReply>>,
+    /// Where the next reply is parsed; it trades places with `held` when it brings the job's
+    /// document, so that a reply (3.4 KB) is never copied, nor kept on the stack. `None` only
+    /// while a handler has it.
+    incoming: Option<Box<Option<ExecutionReply>>>,
     report: Option<Report>,
     failure: Option<Reason>,
     timer_deadline: Option<u64>,
@@ -340,7 +345,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             stats: Stats::default(),
             outbox: Deque::new(),
             job: Box::new(None),
-            document: Box::new(None),
+            held: Box::new(None),
+            incoming: Some(Box::new(None)),
             report: None,
             failure: None,
             timer_deadline: None,
@@ -612,7 +618,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     /// Forgets the current job and its update.
     fn clear_job(&mut self) {
         *self.job = None;
-        *self.document = None;
+        *self.held = None;
         self.report = None;
     }
 
@@ -697,8 +703,17 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
     }
 
-    /// Takes `execution` as the job to work on.
-    fn take_job(&mut self, execution: Execution) {
+    /// Takes `execution` as the job to work on; its reply becomes the held one.
+    fn take_job(&mut self, reply: &mut Box<Option<ExecutionReply>>) {
+        core::mem::swap(reply, &mut self.held);
+        let Some(execution) = self
+            .held
+            .as_ref()
+            .as_ref()
+            .and_then(|r| r.execution.as_ref())
+        else {
+            return;
+        };
         let phase = if execution.status == Some(jobs::JobStatus::InProgress)
             && execution.status_details.self_test.is_some()
         {
@@ -706,20 +721,15 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         } else {
             Phase::Downloading
         };
-        *self.document = execution.document.ok();
-        let size = self
-            .document
-            .as_ref()
-            .as_ref()
-            .map_or(0, |doc| doc.file.size);
+        let size = execution.document.as_ref().map_or(0, |doc| doc.file.size);
         log::info!(target: "ota", "job {} ({:?})", execution.job_id, phase);
         *self.job = Some(Job {
-            id: execution.job_id,
+            id: execution.job_id.clone(),
             version: execution.version_number,
             version_unknown: false,
             phase,
             size,
-            updated_by: execution.status_details.updated_by,
+            updated_by: execution.status_details.updated_by.clone(),
             file_created: false,
             blocks: Blocks::new(size.div_ceil(self.config.block_size).min(MAX_BLOCKS)),
             bytes_done: 0,
@@ -790,22 +800,49 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
     }
 
+    /// Parses `payload` into the agent's reply buffer and hands it to `handle`.
+    fn with_reply(
+        &mut self,
+        payload: &[u8],
+        handle: impl FnOnce(&mut Self, &mut Box<Option<ExecutionReply>>) -> Result<(), Stay>,
+    ) -> Result<(), Stay> {
+        let mut reply = self.incoming.take().ok_or(Stay::Nothing)?;
+        let outcome = match parse_reply(payload, &mut reply) {
+            Ok(()) => handle(self, &mut reply),
+            Err(error) => Err(Stay::BadMessage(error)),
+        };
+        self.incoming = Some(reply);
+        outcome
+    }
+
+    /// Keeps `reply` in place of the held one when it brings a valid document for the same
+    /// file (a fresh URL), so that the file and the blocks in it are kept.
+    fn refresh_document(&mut self, reply: &mut Box<Option<ExecutionReply>>) {
+        let size = self.job.as_ref().as_ref().map(|job| job.size());
+        let fresh = reply
+            .as_ref()
+            .as_ref()
+            .and_then(|r| r.execution.as_ref())
+            .and_then(|execution| execution.document.as_ref().ok())
+            .is_some_and(|doc| Some(doc.file.size) == size);
+        if fresh {
+            core::mem::swap(reply, &mut self.held);
+        }
+    }
+
     fn process_job(&mut self, payload: &[u8]) -> Result<(), Stay> {
-        let reply = ExecutionReply::parse(payload).map_err(Stay::BadMessage)?;
-        if self.about_held_job(&reply)? {
-            let job = self.job.as_mut().as_mut().ok_or(Stay::Nothing)?;
+        self.with_reply(payload, Self::process_job_reply)
+    }
+
+    fn process_job_reply(&mut self, reply: &mut Box<Option<ExecutionReply>>) -> Result<(), Stay> {
+        let parsed = reply.as_ref().as_ref().ok_or(Stay::Nothing)?;
+        if self.about_held_job(parsed)? {
+            let job = self.job.as_ref().as_ref().ok_or(Stay::Nothing)?;
             if job.phase != Phase::Downloading {
                 return Err(Stay::Duplicate);
             }
-            // The current job's document again (a fresh URL after expiry, or after Resume):
-            // the file and the blocks in it are kept.
-            if let Some(execution) = reply.execution {
-                if let Ok(document) = execution.document {
-                    if document.file.size == job.size() {
-                        *self.document = Some(document);
-                    }
-                }
-            }
+            // The current job's document again (a fresh URL after expiry, or after Resume).
+            self.refresh_document(reply);
             self.disarm();
             self.post(Signal::CreateFile);
             return Ok(());
@@ -814,7 +851,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             // The held job is over (its final update took effect) or gone (canceled).
             self.drop_job();
         }
-        let Some(execution) = reply.execution else {
+        let parsed = reply.as_ref().as_ref().ok_or(Stay::Nothing)?;
+        let Some(execution) = parsed.execution.as_ref() else {
             self.disarm();
             return Err(Stay::NoJob);
         };
@@ -823,7 +861,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
         self.disarm();
         let check = self.check_document(&execution.document);
-        self.take_job(execution);
+        self.take_job(reply);
         let self_test = self
             .job
             .as_ref()
@@ -924,7 +962,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             self.post(Signal::CloseFile);
             return Ok(());
         };
-        let doc = self.document.as_ref().as_ref().ok_or(Stay::Nothing)?;
+        let doc = held_document(&self.held).ok_or(Stay::Nothing)?;
         let request = FileRequest {
             transfer,
             url: doc.file.url.as_deref().unwrap_or_default(),
@@ -1127,15 +1165,22 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     }
 
     fn job_notification(&mut self, payload: &[u8]) -> Result<(), Stay> {
-        let reply = ExecutionReply::parse(payload).map_err(Stay::BadMessage)?;
-        if self.about_held_job(&reply)? {
-            let job = self.job.as_mut().as_mut().ok_or(Stay::Nothing)?;
-            if let Some(execution) = reply.execution {
-                if let Ok(document) = execution.document {
-                    if job.phase == Phase::Downloading && document.file.size == job.size() {
-                        *self.document = Some(document);
-                    }
-                }
+        self.with_reply(payload, Self::job_notification_reply)
+    }
+
+    fn job_notification_reply(
+        &mut self,
+        reply: &mut Box<Option<ExecutionReply>>,
+    ) -> Result<(), Stay> {
+        let parsed = reply.as_ref().as_ref().ok_or(Stay::Nothing)?;
+        if self.about_held_job(parsed)? {
+            if self
+                .job
+                .as_ref()
+                .as_ref()
+                .is_some_and(|job| job.phase == Phase::Downloading)
+            {
+                self.refresh_document(reply);
             }
             return Err(Stay::Duplicate);
         }
@@ -1156,10 +1201,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         if job.phase != Phase::Downloading || !job.blocks.complete() {
             return Err(Stay::Nothing);
         }
-        let signature = self
-            .document
-            .as_ref()
-            .as_ref()
+        let signature = held_document(&self.held)
             .and_then(|doc| doc.file.signature.as_ref())
             .map(|text| base64::decode_to::<{ SIGNATURE_MAX * 3 / 4 }>(text))
             .transpose();
@@ -1429,4 +1471,17 @@ fn encode_report(
         client_token: &report.token,
     };
     jobs::update_request(buf, &request)
+}
+
+/// The job's document in the held reply.
+fn held_document(held: &Option<ExecutionReply>) -> Option<&OtaDocument> {
+    held.as_ref()?.execution.as_ref()?.document.as_ref().ok()
+}
+
+/// Parses a reply into `into`, in a frame of its own: the parse's temporaries are gone before
+/// the handler that reads the reply runs.
+#[inline(never)]
+fn parse_reply(payload: &[u8], into: &mut Option<ExecutionReply>) -> Result<(), ParseError> {
+    *into = Some(ExecutionReply::parse(payload)?);
+    Ok(())
 }
