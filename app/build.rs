@@ -1,6 +1,6 @@
 //! Links each C-SKY board's binary with its linker script (`ld/`), which includes the shared
-//! section layout (`ld/xt804.ld`) from the same directory; and builds in the code-signing
-//! certificate that OTA files are checked against.
+//! section layout (`ld/xt804.ld`) from the same directory; sets the firmware's version; and
+//! builds in the code-signing certificate that OTA files are checked against.
 
 use std::env;
 use std::fs;
@@ -9,10 +9,68 @@ use std::path::{Path, PathBuf};
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
     link_scripts(&root.join("ld"));
+    firmware_version();
     code_signing_certificate(&root);
     ota_settings(&root);
     device_credentials(&root);
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// The firmware's version, `VERSION` in `src/lib.rs` (what the banner, `version` and the OTA
+/// agent report, and what a factory-fresh sim flash writes into `app`'s header):
+/// `W800_FIRMWARE_VERSION` when set, else the crate's version. Every board takes it the same
+/// way, so two builds of one tree can be two firmware versions (the demo's 0.9.3 and 0.9.4).
+/// It must fit the image header's `ver` field (at most 15 printable ASCII characters) and have
+/// the shape the OTA agent orders versions by (`app/agent/src/version.rs`): an optional `v`,
+/// dotted numbers, an optional `-` pre-release of dotted identifiers and an optional `+` build.
+/// Anything else fails the build, not a later version comparison on the device.
+fn firmware_version() {
+    const VAR: &str = "W800_FIRMWARE_VERSION";
+    println!("cargo:rerun-if-env-changed={VAR}");
+    let version = match env::var(VAR) {
+        Ok(version) => version,
+        Err(env::VarError::NotPresent) => env::var("CARGO_PKG_VERSION").unwrap(),
+        Err(env::VarError::NotUnicode(text)) => panic!("{VAR}={text:?}: not UTF-8"),
+    };
+    if let Err(why) = check_version(&version) {
+        panic!("{VAR}={version:?}: {why}");
+    }
+    println!("cargo:rustc-env=W800_BUILT_VERSION={version}");
+}
+
+/// Why `version` cannot be a firmware version (see [`firmware_version`]).
+fn check_version(version: &str) -> Result<(), String> {
+    // The header's `ver` field: 16 bytes with a terminating NUL.
+    const VER_MAX: usize = 15;
+    if version.is_empty() || version.len() > VER_MAX {
+        return Err(format!(
+            "{} bytes long, the image header holds 1 to {VER_MAX}",
+            version.len()
+        ));
+    }
+    let identifiers = |text: &str| {
+        text.split('.')
+            .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let text = version.strip_prefix(['v', 'V']).unwrap_or(version);
+    let (text, build) = match text.split_once('+') {
+        Some((text, build)) => (text, Some(build)),
+        None => (text, None),
+    };
+    let (numbers, pre) = match text.split_once('-') {
+        Some((numbers, pre)) => (numbers, Some(pre)),
+        None => (text, None),
+    };
+    let numbers_ok = numbers
+        .split('.')
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if numbers_ok && pre.is_none_or(identifiers) && build.is_none_or(identifiers) {
+        Ok(())
+    } else {
+        Err(String::from(
+            "not a version the OTA agent can order (e.g. 1.2.3, v2.0, 1.0.0-rc.1)",
+        ))
+    }
 }
 
 /// The certificate named by `W800_CODE_SIGNING_CERT`, else the test PKI's

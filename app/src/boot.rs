@@ -1,4 +1,4 @@
-//! Boot: the banner, then the tasks.
+//! Boot: the banner (the running code's version, and whether `app` holds it), then the tasks.
 
 use crate::config::INIT_STACK_WORDS;
 use crate::platform::Platform;
@@ -42,6 +42,15 @@ fn init(platform: &'static Platform) {
     step(&mut out, "partition table at 0xE000", table.is_ok());
     let header = layout::app_header(platform);
     step(&mut out, "app image header", header.is_ok());
+    let running = header
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(layout::check_running_version);
+    step(
+        &mut out,
+        "app version is the running version",
+        running.is_ok(),
+    );
     let shell = Services::new(platform).and_then(shell::spawn);
     step(&mut out, "shell task", shell.is_ok());
     let _ = writeln!(out, "{BOX_RULE}");
@@ -60,7 +69,10 @@ fn init(platform: &'static Platform) {
     log::info!(target: "boot", "flash size 0x{:X}({}MB)", flash.size, flash.size >> 20);
     match header {
         Ok(h) => {
-            log::info!(target: "boot", "app image ver {} upd_no {}", h.version.as_str(), h.upd_no)
+            log::info!(target: "boot", "app image ver {} upd_no {}", h.version.as_str(), h.upd_no);
+            if let Err(e) = running {
+                log::error!(target: "boot", "{e}");
+            }
         }
         Err(e) => log::error!(target: "boot", "{e}"),
     }

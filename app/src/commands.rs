@@ -148,17 +148,23 @@ fn version(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     )?;
     writeln!(ctx.out, "kernel FreeRTOS {}", kernel::kernel_version())?;
     match layout::app_header(ctx.platform) {
-        Ok(h) => writeln!(
-            ctx.out,
-            "app image ver {}, upd_no {}, {} bytes at 0x{:08X}",
-            h.version.as_str(),
-            h.upd_no,
-            h.img_len,
-            h.img_addr
-        )?,
-        Err(e) => writeln!(ctx.out, "app image: {e}")?,
+        Ok(h) => {
+            writeln!(
+                ctx.out,
+                "app image ver {}, upd_no {}, {} bytes at 0x{:08X}",
+                h.version.as_str(),
+                h.upd_no,
+                h.img_len,
+                h.img_addr
+            )?;
+            // The version above is the code's own; one that differs from app's is an error.
+            layout::check_running_version(&h).map_err(CommandError::Failed)
+        }
+        Err(e) => {
+            writeln!(ctx.out, "app image: {e}")?;
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 fn reboot(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {

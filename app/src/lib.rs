@@ -27,5 +27,7 @@ pub mod time;
 pub use boot::boot;
 pub use platform::Platform;
 
-/// The firmware version, also written into the app image header (`ver`, ≤ 15 characters).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The firmware version compiled into this code: `W800_FIRMWARE_VERSION` at build time, else
+/// the crate's (see `build.rs`). It is also what a factory-fresh sim flash writes into the app
+/// image header (`ver`, ≤ 15 characters), and what a running image reports as its own.
+pub const VERSION: &str = env!("W800_BUILT_VERSION");

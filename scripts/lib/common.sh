@@ -82,8 +82,22 @@ ensure_base() {
     ensure_lwip
 }
 
-# The sim firmware, built if needed.
-SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$SIM_TARGET/release/w800-sim"
+# The sim firmware as it goes into `app` (docs/sim-boot.md): the release profile made as
+# small as it gets, since app takes at most 1,186,816 bytes of body: optimised for size, one
+# codegen unit with whole-program LTO, no debug information, stripped, and a panic aborts (as
+# on the chip) rather than unwind. The profile is defined here, for every script and test that
+# builds it. Its version is W800_FIRMWARE_VERSION when set, else the crate's (app/build.rs).
+SIM_PROFILE=sim-image
+SIM_PROFILE_CONFIG=(
+    --config "profile.$SIM_PROFILE.inherits=\"release\""
+    --config "profile.$SIM_PROFILE.opt-level=\"z\""
+    --config "profile.$SIM_PROFILE.lto=\"fat\""
+    --config "profile.$SIM_PROFILE.codegen-units=1"
+    --config "profile.$SIM_PROFILE.debug=false"
+    --config "profile.$SIM_PROFILE.strip=true"
+    --config "profile.$SIM_PROFILE.panic=\"abort\""
+)
+SIM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$SIM_TARGET/$SIM_PROFILE/w800-sim"
 build_sim() {
-    (cd "$ROOT" && cargo build --release -p app --bin w800-sim --quiet)
+    (cd "$ROOT" && cargo build "${SIM_PROFILE_CONFIG[@]}" --profile "$SIM_PROFILE" -p app --bin w800-sim --quiet)
 }

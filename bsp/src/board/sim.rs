@@ -1,22 +1,26 @@
 //! The sim board: the firmware as a Linux process on i686.
 //!
 //! - Flash is a 2 MB file with the W800 geometry and rules ([`crate::nor`]); a new file gets
-//!   the `with_ota` partition table at 0xE000 and a valid app image header at 0xF000.
+//!   the `with_ota` partition table at 0xE000 and, in `app` at 0xF000, the running executable
+//!   as a W800 image (or a header without code when the executable does not fit).
+//! - Before the firmware starts, the [`loader`] does what the W800's bootloader does: installs
+//!   a staged image, checks `app`, and runs the executable `app` holds (docs/sim-boot.md).
 //! - The console is stdin/stdout, read one byte at a time without blocking (the FreeRTOS
 //!   POSIX port must never see a task blocked in a system call), so that nothing past the
 //!   current line is consumed: input left over at a reboot is read by the next run.
 //! - A reset re-executes the firmware with the same arguments; the reset reason travels in an
 //!   environment variable, as the W800 keeps it in RAM's last word across a soft reset.
 
+pub mod loader;
 pub mod wifi;
 
-use crate::factory;
 use crate::hal::{
     Clock, Console, ConsoleRead, Entropy, FlashError, FlashGeometry, Reset, ResetReason,
     SecureEntropy, TlsCredentials,
 };
 use crate::impair::ImpairConfig;
 use crate::nor::{NorStore, SimulatedNor};
+use loader::{Executable, FactoryApp, NoteLevel, Report, Start};
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -129,6 +133,8 @@ pub enum SimError {
     Tap(String, io::Error),
     /// A credentials file could not be read.
     Credentials(PathBuf, io::Error),
+    /// The running executable could not be found.
+    Executable(io::Error),
 }
 
 impl fmt::Display for SimError {
@@ -136,7 +142,7 @@ impl fmt::Display for SimError {
         match self {
             SimError::Usage => write!(
                 f,
-                "usage: w800-sim [--flash FILE] [--tap NAME] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
+                "usage: w800-sim --version | [--flash FILE] [--tap NAME] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
                  [--ca FILE] [--cert FILE --key FILE] [--code-signing FILE] [--https-ca FILE] [--config FILE]"
             ),
             SimError::Impairment(e) => write!(f, "--impair: {e}"),
@@ -150,6 +156,7 @@ impl fmt::Display for SimError {
                 FlashGeometry::W800.size
             ),
             SimError::Format(e) => write!(f, "initial flash content: {e}"),
+            SimError::Executable(e) => write!(f, "the running executable: {e}"),
         }
     }
 }
@@ -171,15 +178,57 @@ pub struct SimBoard {
     pub code_signing: Option<&'static [u8]>,
     /// The OTA agent's settings text, when `--config` was given.
     pub ota_settings: Option<&'static str>,
-    /// Whether this run created the flash file (a first power-on).
-    pub flash_created: bool,
 }
 
 impl SimBoard {
-    /// Sets the process up as the board: signals, the console, the flash file, the reset word.
-    pub fn new(options: SimOptions, firmware_version: &str) -> Result<SimBoard, SimError> {
+    /// Sets the process up as the board: signals, the flash file, the loader (which may
+    /// replace the process with the executable `app` holds), the console, the reset word.
+    /// `firmware_version` is the running executable's; the loader's lines go to `report`.
+    pub fn new(
+        options: SimOptions,
+        firmware_version: &str,
+        report: &mut Report<'_>,
+    ) -> Result<SimBoard, SimError> {
         reset_signal_state();
-        let (store, flash_created) = FileStore::open_or_create(&options.flash, firmware_version)?;
+        let last = std::env::var(RESET_REASON_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u8>().ok())
+            .map_or(ResetReason::PowerOn, ResetReason::from_byte);
+        let started_from_app = std::env::var_os(loader::STARTED_FROM_APP_ENV).is_some();
+        // Both are consumed: a power cycle of the sim (a new process) starts without them.
+        std::env::remove_var(RESET_REASON_ENV);
+        std::env::remove_var(loader::STARTED_FROM_APP_ENV);
+        let running = Executable::current().map_err(SimError::Executable)?;
+        let (store, factory) =
+            FileStore::open_or_create(&options.flash, firmware_version, &running)?;
+        if let Some(factory) = factory {
+            let level = match factory {
+                FactoryApp::Executable { .. } => NoteLevel::Info,
+                FactoryApp::TooLarge { .. } => NoteLevel::Warn,
+            };
+            report(level, &factory.to_string());
+        }
+        let mut flash = SimulatedNor::new(store, FlashGeometry::W800);
+        let state = loader::state_folder(&options.flash);
+        let start = loader::boot(
+            &mut flash,
+            &state,
+            &running,
+            firmware_version,
+            started_from_app,
+            report,
+        );
+        if let Start::App(path) = start {
+            let e = loader::exec_app(&path, &options.args, last);
+            report(
+                NoteLevel::Error,
+                &format!(
+                    "cannot start {}: {e}: running this executable instead ({firmware_version}), \
+                     which is not what app holds",
+                    path.display()
+                ),
+            );
+        }
         let wifi = SimWifi::new(
             options.tap.as_deref(),
             options.access_points.clone(),
@@ -203,15 +252,9 @@ impl SimBoard {
             )),
             None => None,
         };
-        let last = std::env::var(RESET_REASON_ENV)
-            .ok()
-            .and_then(|v| v.parse::<u8>().ok())
-            .map_or(ResetReason::PowerOn, ResetReason::from_byte);
-        // The reason is consumed: a power cycle of the sim (a new process) starts without it.
-        std::env::remove_var(RESET_REASON_ENV);
         Ok(SimBoard {
             console: SimConsole::new(),
-            flash: SimulatedNor::new(store, FlashGeometry::W800),
+            flash,
             reset: SimReset {
                 last,
                 args: options.args,
@@ -222,7 +265,6 @@ impl SimBoard {
             credentials,
             code_signing,
             ota_settings,
-            flash_created,
         })
     }
 }
@@ -280,8 +322,14 @@ pub struct FileStore {
 
 impl FileStore {
     /// Opens `path`, or creates it as a factory-fresh W800 flash: all 0xFF, the `with_ota`
-    /// partition table at 0xE000, and an app image header at 0xF000.
-    fn open_or_create(path: &Path, firmware_version: &str) -> Result<(FileStore, bool), SimError> {
+    /// partition table at 0xE000, and in `app` at 0xF000 the `running` executable as an image
+    /// of `firmware_version` (a header without code when it does not fit); then says what
+    /// `app` got.
+    fn open_or_create(
+        path: &Path,
+        firmware_version: &str,
+        running: &Executable,
+    ) -> Result<(FileStore, Option<FactoryApp>), SimError> {
         let size = u64::from(FlashGeometry::W800.size);
         match OpenOptions::new().read(true).write(true).open(path) {
             Ok(file) => {
@@ -292,7 +340,7 @@ impl FileStore {
                 if len != size {
                     return Err(SimError::FlashSize(path.into(), len));
                 }
-                Ok((FileStore { file }, false))
+                Ok((FileStore { file }, None))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -311,16 +359,11 @@ impl FileStore {
                     .open(&tmp)
                     .map_err(io_err)?;
                 let mut store = FileStore { file };
-                factory::write_factory_content(
-                    &mut store,
-                    FlashGeometry::W800,
-                    firmware_version,
-                    None,
-                )
-                .map_err(|e| SimError::Format(e.to_string()))?;
+                let app = loader::write_factory_flash(&mut store, firmware_version, running)
+                    .map_err(SimError::Format)?;
                 store.file.sync_all().map_err(io_err)?;
                 std::fs::rename(&tmp, path).map_err(io_err)?;
-                Ok((store, true))
+                Ok((store, Some(app)))
             }
             Err(e) => Err(SimError::FlashFile(path.into(), e)),
         }
@@ -433,27 +476,9 @@ impl Reset for SimReset {
     fn reset(&self, reason: ResetReason) -> ! {
         let _ = io::stdout().flush();
         restore_terminal();
-        let argv: Vec<std::ffi::CString> = self
-            .args
-            .iter()
-            .filter_map(|a| std::ffi::CString::new(a.clone().into_vec()).ok())
-            .collect();
-        let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-        argv_ptrs.push(std::ptr::null());
-        let reason_var = std::ffi::CString::new(format!("{RESET_REASON_ENV}={}", reason as u8))
-            .unwrap_or_default();
-        // SAFETY: stops the tick timer and discards its pending signal so that the new image
-        // does not die of SIGALRM before it installs a handler; then replaces the process with
-        // NUL-terminated argument and environment strings that outlive the call.
-        unsafe {
-            let off: libc::itimerval = std::mem::zeroed();
-            libc::setitimer(libc::ITIMER_REAL, &off, std::ptr::null_mut());
-            libc::signal(libc::SIGALRM, libc::SIG_IGN);
-            libc::putenv(reason_var.into_raw());
-            libc::execv(c"/proc/self/exe".as_ptr(), argv_ptrs.as_ptr());
-        }
+        let e = exec(Path::new("/proc/self/exe"), &self.args, reason, &[]);
         // exec failed: the closest thing to a reset left is to stop with an error.
-        eprintln!("w800-sim: reset failed: {}", io::Error::last_os_error());
+        eprintln!("w800-sim: reset failed: {e}");
         std::process::exit(70)
     }
 
@@ -462,6 +487,50 @@ impl Reset for SimReset {
         restore_terminal();
         std::process::exit(i32::from(status))
     }
+}
+
+/// Replaces the process with `program`, run with `args` (the first is its name), the reset
+/// reason `reason` (in [`RESET_REASON_ENV`], absent for a power-on) and the `extra` environment
+/// variables. Returns only when that fails.
+fn exec(
+    program: &Path,
+    args: &[OsString],
+    reason: ResetReason,
+    extra: &[(&str, &str)],
+) -> io::Error {
+    let c_string = |bytes: Vec<u8>| std::ffi::CString::new(bytes).ok();
+    let Some(program) = c_string(program.as_os_str().to_owned().into_vec()) else {
+        return io::Error::from(io::ErrorKind::InvalidInput);
+    };
+    let argv: Vec<std::ffi::CString> = args
+        .iter()
+        .filter_map(|a| c_string(a.clone().into_vec()))
+        .collect();
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env: Vec<std::ffi::CString> = extra
+        .iter()
+        .filter_map(|(name, value)| c_string(format!("{name}={value}").into_bytes()))
+        .collect();
+    if reason != ResetReason::PowerOn {
+        env.extend(c_string(
+            format!("{RESET_REASON_ENV}={}", reason as u8).into_bytes(),
+        ));
+    }
+    // SAFETY: stops the tick timer and discards its pending signal so that the new image does
+    // not die of SIGALRM before it installs a handler; adds NUL-terminated `NAME=value`
+    // strings to the environment, leaked since the environment keeps pointing at them; then
+    // replaces the process with NUL-terminated strings that outlive the call.
+    unsafe {
+        let off: libc::itimerval = std::mem::zeroed();
+        libc::setitimer(libc::ITIMER_REAL, &off, std::ptr::null_mut());
+        libc::signal(libc::SIGALRM, libc::SIG_IGN);
+        for variable in env {
+            libc::putenv(variable.into_raw());
+        }
+        libc::execv(program.as_ptr(), argv_ptrs.as_ptr());
+    }
+    io::Error::last_os_error()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -523,11 +592,27 @@ mod tests {
         dir.join("flash.bin")
     }
 
+    /// A file standing in for the running executable: `len` bytes.
+    fn executable(dir: &Path, len: usize) -> Executable {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("w800-sim");
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, bytes).unwrap();
+        Executable::at(&path).unwrap()
+    }
+
     #[test]
-    fn a_new_flash_file_holds_the_partition_table_and_app_header() {
+    fn a_new_flash_file_holds_the_partition_table_and_the_running_executable_in_app() {
         let path = temp_flash("fresh");
-        let (store, created) = FileStore::open_or_create(&path, "1.2.3").unwrap();
-        assert!(created);
+        let running = executable(path.parent().unwrap(), 1001);
+        let (store, factory) = FileStore::open_or_create(&path, "1.2.3", &running).unwrap();
+        assert_eq!(
+            factory,
+            Some(FactoryApp::Executable {
+                len: 1004,
+                spare: 1_186_816 - 1004
+            })
+        );
         let mut flash = SimulatedNor::new(store, FlashGeometry::W800);
         let mut sector = vec![0u8; 4096];
         flash.read(ptable::TABLE_OFFSET, &mut sector).unwrap();
@@ -542,21 +627,56 @@ mod tests {
         assert_eq!(repr.version.as_str(), "1.2.3");
         assert_eq!(repr.header_addr, image::FLASH_BASE + 0xF000);
         assert_eq!(repr.upgrade_addr, image::FLASH_BASE + 0x131000);
+        // The body is the executable, padded with 0xFF to 4 bytes as the packer pads it.
+        let mut body = vec![0u8; repr.img_len as usize];
+        flash
+            .read(app.offset + image::HEADER_AREA, &mut body)
+            .unwrap();
+        let mut expected = std::fs::read(path.parent().unwrap().join("w800-sim")).unwrap();
+        expected.extend_from_slice(&[0xFF; 3]);
+        assert_eq!(body, expected);
+        repr.check_body(&body).unwrap();
 
         // A second open keeps the content and reports no creation.
         drop(flash);
-        let (_, created) = FileStore::open_or_create(&path, "9.9.9").unwrap();
-        assert!(!created);
+        let (_, factory) = FileStore::open_or_create(&path, "9.9.9", &running).unwrap();
+        assert_eq!(factory, None);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_running_executable_too_large_for_app_leaves_a_header_without_code() {
+        let path = temp_flash("too-large");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let exe = path.parent().unwrap().join("w800-sim");
+        let file = File::create(&exe).unwrap();
+        file.set_len(1_186_817).unwrap();
+        let running = Executable::at(&exe).unwrap();
+        let (store, factory) = FileStore::open_or_create(&path, "1.2.3", &running).unwrap();
+        assert_eq!(
+            factory,
+            Some(FactoryApp::TooLarge {
+                len: 1_186_817,
+                capacity: 1_186_816
+            })
+        );
+        let text = factory.unwrap().to_string();
+        assert!(text.contains("does not fit app"), "{text}");
+        let mut flash = SimulatedNor::new(store, FlashGeometry::W800);
+        let mut header = [0u8; image::HEADER_LEN];
+        flash.read(0xF000, &mut header).unwrap();
+        let repr = ImageHeaderRepr::parse_bytes(&header).unwrap();
+        assert_eq!((repr.version.as_str(), repr.img_len), ("1.2.3", 0));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn a_flash_file_of_the_wrong_size_is_refused() {
         let path = temp_flash("short");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let running = executable(path.parent().unwrap(), 8);
         std::fs::write(&path, [0xFF; 100]).unwrap();
         assert!(matches!(
-            FileStore::open_or_create(&path, "1.0"),
+            FileStore::open_or_create(&path, "1.0", &running),
             Err(SimError::FlashSize(_, 100))
         ));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
