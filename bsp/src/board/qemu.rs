@@ -9,6 +9,11 @@
 //!   restart, which keeps it, as a chip keeps its flash.
 //! - Reset: the reason goes into the W800's reset word (0x2004_7EFC), then the firmware starts
 //!   over from its reset entry.
+//! - Boot: QEMU loads the firmware's code into RAM at 0x0. At every start the board looks at
+//!   what `app` holds ([`app_code`]): when it is other code that passes its checks (an update
+//!   the boot stage installed), a routine running from RAM copies it over the loaded code and
+//!   starts it, as the W800's bootloader starts what `app` holds; an image that fails its
+//!   checks is refused with a message, and the loaded code goes on.
 //! - Tick: CoreTIM (VIC interrupt 1). QEMU runs the CPU at the W800's top clock, 240 MHz
 //!   (`-csky-extend cpu_freq=240000000`), but its CoreTIM counts at 1 GHz whatever that
 //!   setting (see [`CORET_HZ`]).
@@ -21,11 +26,15 @@
 //!   for nothing secret), and the clock counts from the epoch at boot.
 
 use crate::factory::{self, FactoryError};
-use crate::format::image::{self, ImageHeaderRepr};
+use crate::format::image::{self, CompressType, ImageHeaderRepr, Version};
 use crate::format::ptable::{self, PartitionTableRepr};
+use crate::hal::Flash;
 use crate::hal::FlashGeometry;
 use crate::nor::RamStore;
+use crate::ota::install::check_app;
 use crate::ota::RECORD_SECTOR;
+use crate::ota::{OtaError, Slots};
+use core::fmt;
 use core::ops::Range;
 
 /// The CPU clock QEMU is started with (`-csky-extend cpu_freq=240000000`).
@@ -68,6 +77,11 @@ pub const LOOPBACK_RECORD_LEN: usize = 0x1000;
 pub const LOOPBACK_FILE: usize = 0x6001_0000;
 /// The room for the file: as much as `app_ota` takes.
 pub const LOOPBACK_FILE_MAX: usize = 0x10_0000;
+/// Where smartl runs the code from: its RAM at 0x0, where QEMU loads the ELF's code.
+pub const CODE_BASE: u32 = 0;
+/// The most code the board runs (`ld/qemu-smartl.ld`'s CODE region: the W800's `app`
+/// partition less its header area).
+pub const CODE_MAX: u32 = 0x12_1C00;
 /// How many received bytes wait for the shell at most.
 pub const RX_QUEUE_LEN: u32 = 256;
 /// The exit status of a panic.
@@ -124,6 +138,107 @@ pub fn loaded_image(region: &[u8]) -> Option<&[u8]> {
     region.get(..len)
 }
 
+/// What the board makes of the image in `app` at a start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCode {
+    /// `app` holds no code (a factory-fresh flash) or the code that runs.
+    Running,
+    /// `app` holds other code that passes its checks: the board starts it.
+    Other {
+        version: Version,
+        /// Where its body starts in flash, and its length in bytes (a multiple of 4).
+        body: u32,
+        len: u32,
+        /// Its reset entry: the first word of its vector table.
+        entry: u32,
+    },
+    /// `app` holds an image that cannot run here: the loaded code goes on.
+    Refused(AppRefusal),
+}
+
+/// Why the image in `app` is not started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppRefusal {
+    /// Its header or its body's CRC is wrong (or `app` is missing).
+    Check(OtaError),
+    /// Its body is compressed: `app` holds code as it runs.
+    Compressed,
+    /// It is longer than the board's code region.
+    TooLarge(u32),
+    /// Its first word, the reset entry, is not in its code.
+    Entry(u32),
+}
+
+impl fmt::Display for AppRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppRefusal::Check(e) => write!(f, "{e}"),
+            AppRefusal::Compressed => f.write_str("its body is compressed"),
+            AppRefusal::TooLarge(len) => write!(f, "{len} bytes, the code region holds {CODE_MAX}"),
+            AppRefusal::Entry(entry) => {
+                write!(f, "its reset entry 0x{entry:08X} is not in its code")
+            }
+        }
+    }
+}
+
+/// Looks at the image in `app` against the code that runs, whose reset entry is
+/// `running_entry` and whose bytes after that first word are `running_rest`.
+pub fn app_code<F: Flash + ?Sized>(
+    flash: &mut F,
+    running_entry: u32,
+    running_rest: &[u8],
+) -> AppCode {
+    let checked = Slots::from_table(&PartitionTableRepr::with_ota())
+        .and_then(|slots| Ok((check_app(flash, &slots)?, slots)));
+    let (header, slots) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return AppCode::Refused(AppRefusal::Check(e)),
+    };
+    let len = header.img_len;
+    if len == 0 {
+        return AppCode::Running;
+    }
+    if header.attr.compress_type() != Ok(CompressType::None) {
+        return AppCode::Refused(AppRefusal::Compressed);
+    }
+    if len > CODE_MAX {
+        return AppCode::Refused(AppRefusal::TooLarge(len));
+    }
+    let body = slots.app.offset + image::HEADER_AREA;
+    let mut word = [0u8; 4];
+    if let Err(e) = flash.read(body, &mut word) {
+        return AppCode::Refused(AppRefusal::Check(OtaError::Flash(e)));
+    }
+    let entry = u32::from_le_bytes(word);
+    if !(CODE_BASE..CODE_BASE + len).contains(&entry) {
+        return AppCode::Refused(AppRefusal::Entry(entry));
+    }
+    let other = AppCode::Other {
+        version: header.version,
+        body,
+        len,
+        entry,
+    };
+    let Some(rest) = running_rest.get(..len as usize - 4) else {
+        return other;
+    };
+    if entry != running_entry {
+        return other;
+    }
+    let mut chunk = [0u8; 256];
+    for (at, running) in (body + 4..)
+        .step_by(chunk.len())
+        .zip(rest.chunks(chunk.len()))
+    {
+        let chunk = &mut chunk[..running.len()];
+        if flash.read(at, chunk).is_err() || chunk != running {
+            return other;
+        }
+    }
+    AppCode::Running
+}
+
 #[cfg(target_arch = "csky")]
 pub use chip::*;
 
@@ -140,6 +255,7 @@ mod chip {
     use crate::nor::SimulatedNor;
     use crate::xt804::coret::{self, CoreTimer};
     use crate::xt804::vic::Vic;
+    use core::fmt::Write;
     use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
     use core::time::Duration;
     use kernel::{IsrContext, Queue};
@@ -216,6 +332,8 @@ mod chip {
             if let Err(e) = prepare_ram_flash(bytes, marker, firmware_version) {
                 panic!("cannot make the RAM flash: {e}");
             }
+            let mut flash = SimulatedNor::new(RamStore(bytes), FlashGeometry::W800);
+            start_app_code(&mut flash, last);
 
             let queue = match Queue::new(RX_QUEUE_LEN) {
                 Ok(queue) => alloc::boxed::Box::leak(alloc::boxed::Box::new(queue)),
@@ -255,11 +373,56 @@ mod chip {
             });
             QemuBoard {
                 console: QemuConsole { rx: queue },
-                flash: SimulatedNor::new(RamStore(bytes), FlashGeometry::W800),
+                flash,
                 reset: QemuReset { last },
                 clock: UptimeClock::new(),
                 entropy: SeededTestEntropy::new(seed),
                 loopback,
+            }
+        }
+    }
+
+    /// Starts the code `app` holds when it is not the code that runs (see [`app_code`]), with
+    /// the reset reason `last` kept for it; says why when `app` holds an image it refuses.
+    fn start_app_code(flash: &mut RamFlash, last: ResetReason) {
+        // SAFETY: smartl's RAM at 0x4.. holds the code QEMU loaded (0x0 is its reset entry's
+        // word, taken from the symbol instead); it is only read here.
+        let running_rest = unsafe {
+            core::slice::from_raw_parts((CODE_BASE + 4) as *const u8, CODE_MAX as usize - 4)
+        };
+        let mut out = LastWords(|byte| console_uart().write_byte(byte));
+        match app_code(flash, crate::xt804::reset_entry(), running_rest) {
+            AppCode::Running => {}
+            AppCode::Refused(why) => {
+                let _ = writeln!(
+                    out,
+                    "boot: the image in app is refused ({why}); the loaded code goes on"
+                );
+            }
+            AppCode::Other {
+                version,
+                body,
+                len,
+                entry,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "boot: app holds other code ({}, {len} bytes): starting it",
+                    version.as_str()
+                );
+                // SAFETY: the reset word, kept out of every linker region: the reason goes on
+                // to the code started next. Then the copy: `app_code` checked the body (CRC,
+                // length within the code region, entry inside it); the routine runs from RAM
+                // with interrupts masked (devices quiet: `take` stopped them) and never returns.
+                unsafe {
+                    Reg::at(RESET_WORD, 0).write(last as u32);
+                    crate::xt804::xt804_copy_and_run(
+                        (RAM_FLASH_BASE as u32 + body) as *const u32,
+                        CODE_BASE as *mut u32,
+                        len / 4,
+                        entry,
+                    )
+                }
             }
         }
     }
@@ -431,6 +594,112 @@ mod tests {
     fn the_flash_stand_in_and_its_marker_sit_in_smartl_ram_outside_the_w800_map() {
         assert_eq!(RAM_FLASH_MARKER, 0x5020_0000);
         const { assert!(RESET_WORD & 3 == 0 && RESET_WORD < 0x2004_8000) };
+    }
+
+    /// A made flash whose `app` holds `body` as version 0.1.1, compressed or not.
+    fn flash_with_app(
+        body: &[u8],
+        compress: CompressType,
+    ) -> crate::nor::SimulatedNor<RamStore<Vec<u8>>> {
+        let bytes = flash_bytes_with_app(body, compress);
+        crate::nor::SimulatedNor::new(RamStore(bytes), FlashGeometry::W800)
+    }
+
+    fn flash_bytes_with_app(body: &[u8], compress: CompressType) -> Vec<u8> {
+        use crate::format::image::{ImageAttr, ImageType};
+        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+        let mut marker = 0;
+        prepare_ram_flash(&mut bytes, &mut marker, "0.1.0").unwrap();
+        let header = ImageHeaderRepr::for_partition(
+            0xF000,
+            Some(0x13_1000),
+            body,
+            Version::new("0.1.1").unwrap(),
+            0,
+            ImageAttr::new(ImageType::User, compress),
+        )
+        .unwrap();
+        bytes[0xF000..0xF040].fill(0xFF);
+        bytes[0xF000..0xF040].copy_from_slice(&header.to_bytes());
+        bytes[0xF400..0xF400 + body.len()].copy_from_slice(body);
+        bytes
+    }
+
+    /// Code of `words` words whose reset entry is 0x100.
+    fn code(words: u32, seed: u32) -> Vec<u8> {
+        let mut code: Vec<u8> = (0..words)
+            .flat_map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).to_le_bytes())
+            .collect();
+        code[..4].copy_from_slice(&0x100u32.to_le_bytes());
+        code
+    }
+
+    #[test]
+    fn a_factory_flash_or_the_running_code_in_app_goes_on_and_other_code_is_started() {
+        use crate::nor::SimulatedNor;
+        let running = code(1000, 1);
+        let mut rest = running[4..].to_vec();
+        rest.resize(CODE_MAX as usize - 4, 0);
+
+        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+        prepare_ram_flash(&mut bytes, &mut 0, "0.1.0").unwrap();
+        let mut factory = SimulatedNor::new(RamStore(bytes), FlashGeometry::W800);
+        assert_eq!(app_code(&mut factory, 0x100, &rest), AppCode::Running);
+
+        let mut same = flash_with_app(&running, CompressType::None);
+        assert_eq!(app_code(&mut same, 0x100, &rest), AppCode::Running);
+
+        let other = code(1000, 2);
+        let mut flash = flash_with_app(&other, CompressType::None);
+        assert_eq!(
+            app_code(&mut flash, 0x100, &rest),
+            AppCode::Other {
+                version: Version::new("0.1.1").unwrap(),
+                body: 0xF400,
+                len: 4000,
+                entry: 0x100
+            }
+        );
+        // Longer than what runs, the same at its start: still other code.
+        let longer = [running.clone(), code(10, 3)[4..].to_vec()].concat();
+        let mut flash = flash_with_app(&longer, CompressType::None);
+        assert!(matches!(
+            app_code(&mut flash, 0x100, &rest),
+            AppCode::Other { len: 4036, .. }
+        ));
+    }
+
+    #[test]
+    fn an_image_in_app_that_cannot_run_is_refused_and_says_why() {
+        let running = code(1000, 1);
+        let rest = running[4..].to_vec();
+
+        let mut bytes = flash_bytes_with_app(&code(1000, 2), CompressType::None);
+        bytes[0xF400 + 1234] ^= 0x10;
+        let mut flipped = crate::nor::SimulatedNor::new(RamStore(bytes), FlashGeometry::W800);
+        let refused = app_code(&mut flipped, 0x100, &rest);
+        assert!(
+            matches!(refused, AppCode::Refused(AppRefusal::Check(_))),
+            "{refused:?}"
+        );
+
+        let mut compressed = flash_with_app(&code(1000, 2), CompressType::Xz);
+        assert_eq!(
+            app_code(&mut compressed, 0x100, &rest),
+            AppCode::Refused(AppRefusal::Compressed)
+        );
+
+        let mut outside = code(1000, 2);
+        outside[..4].copy_from_slice(&4000u32.to_le_bytes());
+        let mut flash = flash_with_app(&outside, CompressType::None);
+        assert_eq!(
+            app_code(&mut flash, 0x100, &rest),
+            AppCode::Refused(AppRefusal::Entry(4000))
+        );
+        assert_eq!(
+            AppRefusal::Entry(4000).to_string(),
+            "its reset entry 0x00000FA0 is not in its code"
+        );
     }
 
     #[test]

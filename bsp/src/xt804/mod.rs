@@ -20,6 +20,15 @@ mod startup {
         fn xt804_fault();
         /// Starts the firmware over from the reset entry, interrupts masked at once.
         pub fn xt804_restart() -> !;
+        /// Copies `words` words from `from` to `to` and starts the copy at `entry`,
+        /// interrupts masked; it runs from RAM, so it may overwrite the code that calls it.
+        pub fn xt804_copy_and_run(from: *const u32, to: *mut u32, words: u32, entry: u32) -> !;
+    }
+
+    /// The reset entry's address: the first word of the vector table, where a board's code
+    /// image starts.
+    pub fn reset_entry() -> u32 {
+        xt804_reset as usize as u32
     }
 
     /// The vector table: the reset and fault entries of `startup.S`, the kernel port's

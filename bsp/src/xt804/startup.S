@@ -55,6 +55,31 @@ xt804_restart:
     br      xt804_reset
     .size   xt804_restart, . - xt804_restart
 
+/* void xt804_copy_and_run(const uint32_t *from, uint32_t *to, uint32_t words,
+ *                         uint32_t entry): copies `words` words and starts the copy at
+ * `entry`, interrupts masked: how a board whose code runs from RAM (QEMU's smartl) starts
+ * the image its `app` partition holds, as the W800's bootloader does from flash. It overwrites
+ * the code it was called from, so it runs from RAM itself: in a .data section, which the
+ * startup loads into RAM, and it calls nothing. */
+    .section .data.xt804_copy_and_run, "awx"
+    .align  2
+    .global xt804_copy_and_run
+    .type   xt804_copy_and_run, @function
+xt804_copy_and_run:
+    psrclr  ie
+7:  cmpnei  r2, 0
+    bf      8f
+    ldw     r12, (r0, 0)
+    stw     r12, (r1, 0)
+    addi    r0, r0, 4
+    addi    r1, r1, 4
+    subi    r2, r2, 1
+    br      7b
+8:  jmp     r3
+    .size   xt804_copy_and_run, . - xt804_copy_and_run
+
+    .text
+
 /* Every exception the firmware does not expect (a bad access, an illegal instruction, ...):
  * hands the vector, EPC, EPSR and the link register to the board's xt804_fault_handler on the
  * top of the startup stack, which is good even when the faulting stack is not. It does not
