@@ -28,7 +28,7 @@ mod startup {
     /// The reset entry's address: the first word of the vector table, where a board's code
     /// image starts.
     pub fn reset_entry() -> u32 {
-        xt804_reset as usize as u32
+        xt804_reset as *const () as usize as u32
     }
 
     /// The vector table: the reset and fault entries of `startup.S`, the kernel port's
