@@ -105,12 +105,17 @@ pub fn boot_stage(platform: &Platform) {
     drop(flash);
     let elapsed = kernel::now_ms() - started;
     match outcome {
-        Ok(InstallOutcome::Installed(image)) => log::info!(
-            target: "ota",
-            "installed {} ({} bytes) in {elapsed} ms",
-            image.version.as_str(),
-            image.img_len
-        ),
+        Ok(InstallOutcome::Installed(image)) => {
+            log::info!(
+                target: "ota",
+                "installed {} ({} bytes) in {elapsed} ms; restarting into it",
+                image.version.as_str(),
+                image.img_len
+            );
+            // The board starts what `app` holds when it starts (QEMU's copy stage), as the
+            // W800's bootloader does: the new code runs from the next start on.
+            platform.reset.reset(ResetReason::Ota)
+        }
         Ok(InstallOutcome::AlreadyInstalled(image)) => log::info!(
             target: "ota",
             "{} was already in app",
