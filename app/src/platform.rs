@@ -77,17 +77,19 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Takes a board's drivers for the rest of the run (a board without a radio).
+    /// Takes a board's drivers, its random source fit for keys (TLS) included, for the rest of
+    /// the run (a board without a radio driver).
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub fn with_secure_entropy(
         board: &'static str,
         ota: OtaSupport,
         console: impl Console + 'static,
         flash: impl Flash + 'static,
         reset: impl Reset + 'static,
         clock: impl Clock + 'static,
-        entropy: impl Entropy + 'static,
+        entropy: impl SecureEntropy + 'static,
     ) -> Result<&'static Platform, kernel::Error> {
+        let entropy = shared(entropy)?;
         Self::build(
             board,
             ota,
@@ -95,8 +97,8 @@ impl Platform {
             flash,
             reset,
             clock,
-            shared(entropy)?,
-            None,
+            entropy,
+            Some(entropy),
             None,
             None,
             None,

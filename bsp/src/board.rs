@@ -4,7 +4,7 @@
 pub mod last_words;
 #[cfg(feature = "qemu")]
 pub mod qemu;
-#[cfg(any(feature = "qemu", feature = "w800"))]
+#[cfg(feature = "qemu")]
 pub mod seeded_entropy;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -11,7 +11,7 @@ bsp::xt804_entry!(main);
 
 fn main() -> ! {
     let board = W800Board::take();
-    let platform = app::Platform::new(
+    let platform = app::Platform::with_secure_entropy(
         "w800",
         app::platform::OtaSupport::BOOTLOADER,
         board.console,

@@ -1,7 +1,6 @@
-//! Stand-in entropy for the C-SKY boards: xorshift32 from a seed the board takes from its
-//! timer. QEMU's smartl has no random source, and the minimal W800 board does not drive the
-//! W800's TRNG yet. It is for tests and non-secret uses (jitter, client tokens) only: it is no
-//! `SecureEntropy`, so a board that has nothing better opens no TLS.
+//! Stand-in entropy for QEMU's smartl, which has no random source: xorshift32 from a seed the
+//! board takes from its timer. It is for tests and non-secret uses (jitter, client tokens)
+//! only: it is no `SecureEntropy`, so the board opens no TLS. (The W800 has its TRNG.)
 
 use crate::hal::Entropy;
 
