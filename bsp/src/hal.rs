@@ -58,7 +58,7 @@ pub enum FlashError {
     BitsNotErased { offset: u32 },
     /// The backing store failed (the sim's flash file).
     Io,
-    /// The board only reads its flash (the minimal W800 board reads through the XIP window).
+    /// The board only reads its flash (a W800 whose flash chip did not answer its JEDEC ID).
     ReadOnly,
     /// The range holds what must never change: the W800's factory area, or the partition
     /// the firmware runs from.
