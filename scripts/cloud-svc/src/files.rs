@@ -204,11 +204,14 @@ impl FileServer {
                 Some(request) => {
                     // The request log (stderr, the service's log): what a device fetched,
                     // by connection, for tests that count requests and bytes.
+                    // `target_bytes`: the request target's length, query included (a
+                    // presigned URL's length less its scheme and host).
                     eprintln!(
-                        "files: request connection={number} {} {} range={}",
+                        "files: request connection={number} {} {} range={} target_bytes={}",
                         request.method,
                         request.target.split('?').next().unwrap_or_default(),
-                        request.header("range").unwrap_or("-")
+                        request.header("range").unwrap_or("-"),
+                        request.target.len()
                     );
                     let keep_alive = request.keeps_alive();
                     (self.respond(&mut stream, &request, keep_alive)?, keep_alive)
