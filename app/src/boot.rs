@@ -3,7 +3,7 @@
 use crate::config::INIT_STACK_WORDS;
 use crate::platform::Platform;
 use crate::services::Services;
-use crate::{layout, logger, ota, shell, VERSION};
+use crate::{commands, layout, logger, ota, shell, VERSION};
 use core::fmt::Write;
 
 /// Starts the kernel with the firmware on `platform`. Never returns.
@@ -51,7 +51,8 @@ fn init(platform: &'static Platform) {
         "app version is the running version",
         running.is_ok(),
     );
-    let shell = Services::new(platform).and_then(shell::spawn);
+    let shell =
+        Services::new(platform).and_then(|services| shell::spawn(services, commands::TABLE));
     step(&mut out, "shell task", shell.is_ok());
     let _ = writeln!(out, "{BOX_RULE}");
 

@@ -1,11 +1,32 @@
-//! The shell's commands: one static table, the built-ins' code below it.
+//! The shell's commands: one static table, the built-ins' code below it, the commands over the
+//! firmware's services in the submodules. Commands know the shell and the services
+//! (`crate::services`); the services know neither.
+
+mod aws_ota;
+mod httpc;
+mod mqtt;
+mod network;
+mod ota;
 
 use crate::config::{FLASH_PROTECTED_END, FLASH_READ_MAX, FLASH_WRITE_MAX};
+use crate::layout;
+use crate::services::Services;
 use crate::shell::command::{Command, CommandError, CommandResult, Context};
-use crate::{httpc, layout, mqtt, network, ota};
 use alloc::format;
 use alloc::string::{String, ToString};
 use bsp::hal::ResetReason;
+use net::station::Station;
+use net::tls::Credentials;
+
+/// The running station, or the error a user sees before `wifi init`.
+fn station(services: &Services) -> Result<&'static Station, CommandError> {
+    services.station().map_err(CommandError::Failed)
+}
+
+/// The board's TLS credentials, parsed once.
+fn credentials(services: &Services) -> Result<&'static Credentials, CommandError> {
+    services.credentials().map_err(CommandError::Failed)
+}
 
 /// Every shell command, in the order `help` lists them.
 pub static TABLE: &[Command] = &[
@@ -85,7 +106,7 @@ pub static TABLE: &[Command] = &[
         name: "aws_ota",
         usage: "",
         help: "start the AWS IoT OTA agent: jobs over MQTT, the file over HTTPS ('ota status')",
-        run: crate::aws_ota::aws_ota,
+        run: aws_ota::aws_ota,
     },
     Command {
         name: "httpc",

@@ -1,19 +1,15 @@
-//! The MQTT task and the `mqtt` command: a mutual-TLS session to a broker (AWS IoT Core, or
-//! the local stand-in), kept alive and reconnected by one task; the shell and the OTA agent
-//! talk to it through a request queue, and incoming messages go to the session's sink (the
+//! The MQTT task: a mutual-TLS session to a broker (AWS IoT Core, or the local stand-in), kept
+//! alive and reconnected by one task; its owner (the shell's `mqtt` command, the OTA agent)
+//! talks to it through a request queue, and incoming messages go to the session's sink (the
 //! log for the shell's sessions, the agent's queue for the agent's).
 
 use crate::config::{
     HANDSHAKE_WAIT, MQTT_IN_FLIGHT, MQTT_OUTBOX_SLOT, MQTT_PAYLOAD_MAX, MQTT_PRIORITY,
     MQTT_REPLY_WAIT, MQTT_REQUESTS, MQTT_RX_BUF, MQTT_STACK_WORDS, MQTT_SUBSCRIPTIONS,
-    MQTT_TOPIC_MAX, MQTT_TX_BUF, THING_NAME,
+    MQTT_TOPIC_MAX, MQTT_TX_BUF,
 };
-use crate::network::{credentials, station};
 use crate::platform::Platform;
-use crate::services::Services;
-use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::{String, ToString};
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
@@ -47,7 +43,7 @@ pub trait MessageSink: Sync {
 }
 
 /// The shell's sessions log what arrives.
-struct LogSink;
+pub struct LogSink;
 
 impl MessageSink for LogSink {
     fn deliver(&self, message: &Message<'_>) {
@@ -91,6 +87,18 @@ impl Session {
     /// the queue is full.
     pub fn try_send(&self, request: Request) -> bool {
         self.requests.send(request, Duration::ZERO).is_ok()
+    }
+
+    /// Hands `request` (one that asks for an answer) to the task and waits for the answer.
+    pub fn request(&self, request: Request) -> Result<(), String> {
+        self.requests
+            .send(request, MQTT_REPLY_WAIT)
+            .map_err(|_| String::from("the MQTT task is busy"))?;
+        match self.replies.receive(MQTT_REPLY_WAIT) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(why)) => Err(why.to_string()),
+            None => Err(String::from("the MQTT task did not answer")),
+        }
     }
 
     /// The task's last word: inactive first, then the reply, so that the shell (at a higher
@@ -271,120 +279,4 @@ fn run(platform: &'static Platform, target: Target, session: &'static Session) {
             }
         }
     }
-}
-
-fn session(services: &Services) -> Result<&'static Session, CommandError> {
-    services
-        .mqtt
-        .lock()
-        .filter(|session| session.active.load(Ordering::Acquire))
-        .ok_or_else(|| {
-            CommandError::Failed(String::from("not connected: run 'mqtt connect' first"))
-        })
-}
-
-fn wait_reply(session: &Session) -> CommandResult {
-    match session.replies.receive(MQTT_REPLY_WAIT) {
-        Some(Ok(())) => Ok(()),
-        Some(Err(why)) => Err(CommandError::Failed(why.to_string())),
-        None => Err(CommandError::Failed(String::from(
-            "the MQTT task did not answer",
-        ))),
-    }
-}
-
-fn topic(text: &str) -> Result<Topic, CommandError> {
-    Topic::try_from(text)
-        .map_err(|_| CommandError::Failed(format!("topic longer than {MQTT_TOPIC_MAX} bytes")))
-}
-
-/// `mqtt connect <host> [port] [client-id] | sub <topic> | pub <topic> <payload> [qos] | disconnect`
-pub fn mqtt(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
-    match args {
-        ["connect", host, rest @ ..] if rest.len() <= 2 => {
-            let port = match rest.first() {
-                Some(p) => p.parse().map_err(|_| CommandError::Usage)?,
-                None => 8883,
-            };
-            connect(ctx, host, port, rest.get(1).copied().unwrap_or(THING_NAME))
-        }
-        ["sub", filter] => {
-            let session = session(ctx.services)?;
-            send(session, Request::Subscribe(topic(filter)?))?;
-            wait_reply(session)?;
-            writeln!(ctx.out, "subscribed to {filter}")?;
-            Ok(())
-        }
-        ["pub", name, payload, rest @ ..] if rest.len() <= 1 => {
-            let qos = match rest.first().copied() {
-                None | Some("1") => QoS::AtLeastOnce,
-                Some("0") => QoS::AtMostOnce,
-                Some(_) => return Err(CommandError::Usage),
-            };
-            let payload = heapless::Vec::from_slice(payload.as_bytes()).map_err(|_| {
-                CommandError::Failed(format!("payload longer than {MQTT_PAYLOAD_MAX} bytes"))
-            })?;
-            let session = session(ctx.services)?;
-            send(
-                session,
-                Request::Publish {
-                    topic: topic(name)?,
-                    payload,
-                    qos,
-                    answer: true,
-                },
-            )?;
-            wait_reply(session)?;
-            writeln!(ctx.out, "published to {name}")?;
-            Ok(())
-        }
-        ["disconnect"] => {
-            let session = session(ctx.services)?;
-            send(session, Request::Disconnect)?;
-            wait_reply(session)?;
-            writeln!(ctx.out, "disconnected")?;
-            Ok(())
-        }
-        _ => Err(CommandError::Usage),
-    }
-}
-
-fn send(session: &Session, request: Request) -> CommandResult {
-    session
-        .requests
-        .send(request, MQTT_REPLY_WAIT)
-        .map_err(|_| CommandError::Failed(String::from("the MQTT task is busy")))
-}
-
-fn connect(ctx: &mut Context<'_>, host: &str, port: u16, client_id: &str) -> CommandResult {
-    let platform = ctx.platform;
-    let target = Target {
-        station: station(ctx.services)?,
-        credentials: credentials(ctx.services)?,
-        host: host.to_string(),
-        port,
-        alpn: false,
-        client_id: client_id.to_string(),
-        subscriptions: alloc::vec::Vec::new(),
-        sink: &LogSink,
-    };
-    let session = {
-        let mut slot = ctx.services.mqtt.lock();
-        let session: &'static Session = match *slot {
-            Some(session) if session.is_active() => {
-                return Err(CommandError::Failed(String::from(
-                    "already connected: 'mqtt disconnect' first",
-                )))
-            }
-            Some(session) => session,
-            None => Box::leak(Box::new(
-                Session::new().map_err(|e| CommandError::Failed(e.to_string()))?,
-            )),
-        };
-        *slot = Some(session);
-        session
-    };
-    start(platform, target, session).map_err(CommandError::Failed)?;
-    writeln!(ctx.out, "mqtt connected to {host}:{port} as {client_id}")?;
-    Ok(())
 }

@@ -29,15 +29,12 @@ use crate::config::{
     OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX, OTA_RECONNECT_PAUSE, OTA_SESSION_CHECK,
 };
 use crate::mqtt::{self, MessageSink, Request, Topic};
-use crate::network::{credentials, station};
 use crate::platform::Platform;
-use crate::services::Services;
 use crate::settings::OtaSettings;
-use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
-use bsp::hal::ResetReason;
+use bsp::hal::LoopbackCloud;
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
@@ -94,11 +91,47 @@ enum JobsLink {
 }
 
 impl OtaService {
-    /// Posts `event` to the agent (the shell's `Start`, `UserAbort`).
-    fn post(&self, event: Event<PoolBuf>) -> Result<(), CommandError> {
+    /// Whether the agent task runs.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// The station the service connects over; none over the loopback transport.
+    pub fn station(&self) -> Option<&'static Station> {
+        match self.parts.link {
+            JobsLink::Mqtt { station, .. } => Some(station),
+            JobsLink::Loopback(_) => None,
+        }
+    }
+
+    /// Where the agent connects, with the loopback stand-in's view of its job.
+    pub fn connection(&self) -> String {
+        let settings = &self.settings;
+        match self.parts.link {
+            JobsLink::Mqtt { .. } => format!("at {}:{}", settings.host, settings.port),
+            JobsLink::Loopback(cloud) => format!(
+                "over the loopback Jobs API (no network): job {} {}",
+                loopback::JOB_ID,
+                cloud.describe()
+            ),
+        }
+    }
+
+    /// The thing the agent works for.
+    pub fn thing(&self) -> &str {
+        &self.settings.thing
+    }
+
+    /// The agent's last status; none until it handled its first event.
+    pub fn status(&self) -> Option<Status> {
+        self.status.lock().clone()
+    }
+
+    /// The user aborts the job: it is reported FAILED (`user-abort`), the partial file erased.
+    pub fn abort(&self) -> Result<(), String> {
         self.events
-            .send(event, Duration::from_millis(100))
-            .map_err(|_| CommandError::Failed(String::from("the OTA agent is busy")))
+            .send(Event::UserAbort, Duration::from_millis(100))
+            .map_err(|_| String::from("the OTA agent is busy"))
     }
 }
 
@@ -214,200 +247,125 @@ fn running_version(platform: &Platform) -> Result<Version, String> {
     Version::new(&text).ok_or_else(|| format!("the running version {text:?} is not comparable"))
 }
 
-/// The HTTPS server's trust anchor, parsed once (the MQTT server's when the board has no
-/// separate one).
-fn https_credentials(services: &Services) -> Result<&'static Credentials, CommandError> {
-    let platform = services.platform;
-    let mut parsed = services.https_tls.lock();
-    if let Some(credentials) = *parsed {
-        return Ok(credentials);
-    }
-    let Some(root_ca) = platform.credentials.and_then(|c| c.https_root_ca) else {
-        return credentials(services);
-    };
-    let entropy = platform
-        .secure_entropy
-        .ok_or_else(|| CommandError::Failed(String::from("no random source fit for TLS keys")))?;
-    let loaded = Credentials::load(root_ca, None, entropy)
-        .map_err(|e| CommandError::Failed(format!("HTTPS trust anchor: {e}")))?;
-    *parsed = Some(loaded);
-    Ok(loaded)
+/// How the agent reaches the cloud.
+pub enum Transport {
+    /// AWS IoT (or the local cloud) over the station's network: MQTT with `credentials`, the
+    /// file over HTTPS checked against `https`.
+    Network {
+        station: &'static Station,
+        credentials: &'static Credentials,
+        https: &'static Credentials,
+    },
+    /// The stand-in for the cloud that a board without a network offers.
+    Loopback(LoopbackCloud),
 }
 
-/// `aws_ota`: starts the agent (and its MQTT and download tasks) and returns to the prompt.
-pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
-    if !args.is_empty() {
-        return Err(CommandError::Usage);
-    }
-    start_agent(ctx)
-}
-
-/// After a restart into a new image (reset reason `ota`), the agent starts by itself as soon as
-/// the network and the clock are there (`ntp start`), so the self-test needs no command.
-pub fn start_for_self_test(ctx: &mut Context<'_>) -> CommandResult {
-    let pending = ctx.platform.reset.last_reason() == ResetReason::Ota;
-    let running = ctx
-        .services
-        .aws_ota
-        .lock()
-        .is_some_and(|service| service.running.load(Ordering::Acquire));
-    if !pending || running {
-        return Ok(());
-    }
-    writeln!(ctx.out, "aws_ota: the new image awaits its self-test")?;
-    start_agent(ctx)
-}
-
-fn start_agent(ctx: &mut Context<'_>) -> CommandResult {
-    let (platform, services) = (ctx.platform, ctx.services);
-    let mut slot = services.aws_ota.lock();
-    if let Some(service) = *slot {
-        if service.running.load(Ordering::Acquire) {
-            return Err(CommandError::Failed(String::from(
-                "the OTA agent runs already ('ota status')",
-            )));
+impl OtaService {
+    /// The service for `settings` over `transport`, with what its tasks share, made once: the
+    /// pools, the Jobs link (an MQTT session, or the loopback stand-in's task), the download
+    /// task.
+    pub fn new(
+        platform: &'static Platform,
+        transport: Transport,
+        settings: OtaSettings,
+        thing: ThingName,
+    ) -> Result<&'static OtaService, String> {
+        let kernel_failed = |e: kernel::Error| e.to_string();
+        let topics = Topics::new(thing);
+        let (link, source) = match transport {
+            Transport::Loopback(cloud) => {
+                let link = LoopbackLink::new(
+                    platform,
+                    cloud.document,
+                    cloud.record,
+                    topics.thing().clone(),
+                )?;
+                let link: &'static LoopbackLink = Box::leak(Box::new(link));
+                (JobsLink::Loopback(link), FileSource::Memory(cloud.file))
+            }
+            Transport::Network {
+                station,
+                credentials,
+                https,
+            } => {
+                let session = Box::leak(Box::new(mqtt::Session::new().map_err(kernel_failed)?));
+                (
+                    JobsLink::Mqtt {
+                        session,
+                        station,
+                        credentials,
+                    },
+                    FileSource::Https {
+                        station,
+                        credentials: https,
+                    },
+                )
+            }
+        };
+        let events: &'static AgentQueue =
+            Box::leak(Box::new(Queue::new(OTA_EVENTS).map_err(kernel_failed)?));
+        let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
+        let blocks =
+            Pool::new(OTA_BLOCK_BUFFERS, OTA_BLOCK_SIZE as usize).map_err(kernel_failed)?;
+        let downloader = Downloader::new().map_err(kernel_failed)?;
+        let sink: &'static JobsSink = Box::leak(Box::new(JobsSink {
+            topics,
+            messages,
+            events,
+        }));
+        if let JobsLink::Loopback(cloud) = link {
+            cloud.spawn(sink).map_err(kernel_failed)?;
         }
-    }
-    let settings = OtaSettings::parse(platform.ota.settings)
-        .map_err(|e| CommandError::Failed(e.to_string()))?;
-    let thing = ThingName::new(settings.thing.as_str())
-        .map_err(|e| CommandError::Failed(format!("thing name: {e:?}")))?;
-    let running = running_version(platform).map_err(CommandError::Failed)?;
-    let slots = crate::ota::slots(platform).map_err(CommandError::Failed)?;
-    let service: &'static OtaService = match *slot {
-        Some(service) => service,
-        None => new_service(services, settings.clone(), Topics::new(thing))?,
-    };
-    *slot = Some(service);
-    if let JobsLink::Mqtt { station, .. } = service.parts.link {
-        network_ready(station)?;
-    }
-    service.running.store(true, Ordering::Release);
-    drop(slot);
-    let started = start(platform, service, running, slots);
-    if let Err(e) = started {
-        service.running.store(false, Ordering::Release);
-        return Err(e);
-    }
-    match service.parts.link {
-        JobsLink::Mqtt { .. } => writeln!(
-            ctx.out,
-            "aws_ota: agent started for {} at {}:{}",
-            settings.thing, settings.host, settings.port
-        )?,
-        JobsLink::Loopback(_) => writeln!(
-            ctx.out,
-            "aws_ota: agent started for {} over the loopback Jobs API (no network)",
-            settings.thing
-        )?,
-    }
-    Ok(())
-}
-
-/// The station has an address and the clock is set (TLS checks certificates' dates).
-fn network_ready(station: &Station) -> CommandResult {
-    if !station.interface().dhcp_bound {
-        return Err(CommandError::Failed(String::from(
-            "no IP address: 'wifi connect' first",
-        )));
-    }
-    if station.sntp_last().is_none() {
-        return Err(CommandError::Failed(String::from(
-            "the clock is not set (certificates cannot be checked): 'ntp start' first",
-        )));
-    }
-    Ok(())
-}
-
-/// The service and what its tasks share, made once: the pools, the Jobs link (the MQTT
-/// session, or the loopback stand-in the board offers), the download task.
-fn new_service(
-    services: &Services,
-    settings: OtaSettings,
-    topics: Topics,
-) -> Result<&'static OtaService, CommandError> {
-    let platform = services.platform;
-    let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
-    let loopback = platform.loopback.lock().take();
-    let (link, source) = match loopback {
-        Some(cloud) => {
-            let link = LoopbackLink::new(
-                platform,
-                cloud.document,
-                cloud.record,
-                topics.thing().clone(),
-            )
-            .map_err(CommandError::Failed)?;
-            let link: &'static LoopbackLink = Box::leak(Box::new(link));
-            (JobsLink::Loopback(link), FileSource::Memory(cloud.file))
-        }
-        None => {
-            let station = station(services)?;
-            let credentials = credentials(services)?;
-            let https = https_credentials(services)?;
-            let session = Box::leak(Box::new(mqtt::Session::new().map_err(kernel_failed)?));
-            (
-                JobsLink::Mqtt {
-                    session,
-                    station,
-                    credentials,
-                },
-                FileSource::Https {
-                    station,
-                    credentials: https,
-                },
-            )
-        }
-    };
-    let events: &'static AgentQueue =
-        Box::leak(Box::new(Queue::new(OTA_EVENTS).map_err(kernel_failed)?));
-    let messages = Pool::new(OTA_MESSAGE_BUFFERS, OTA_MESSAGE_MAX).map_err(kernel_failed)?;
-    let blocks = Pool::new(OTA_BLOCK_BUFFERS, OTA_BLOCK_SIZE as usize).map_err(kernel_failed)?;
-    let downloader = Downloader::new().map_err(kernel_failed)?;
-    let sink: &'static JobsSink = Box::leak(Box::new(JobsSink {
-        topics,
-        messages,
-        events,
-    }));
-    if let JobsLink::Loopback(cloud) = link {
-        cloud.spawn(sink).map_err(kernel_failed)?;
-    }
-    let service: &'static OtaService = Box::leak(Box::new(OtaService {
-        events,
-        parts: Parts {
-            link,
+        let service: &'static OtaService = Box::leak(Box::new(OtaService {
+            events,
+            parts: Parts {
+                link,
+                downloader,
+                sink,
+            },
+            status: Mutex::new(None).map_err(kernel_failed)?,
+            settings,
+            running: AtomicBool::new(false),
+        }));
+        let fetcher = Fetcher {
             downloader,
-            sink,
-        },
-        status: Mutex::new(None).map_err(kernel_failed)?,
-        settings,
-        running: AtomicBool::new(false),
-    }));
-    let fetcher = Fetcher {
-        downloader,
-        source,
-        blocks,
-        events,
-    };
-    kernel::spawn(
-        "ota-http",
-        OTA_DOWNLOAD_STACK_WORDS,
-        OTA_DOWNLOAD_PRIORITY,
-        move || download::run(fetcher),
-    )
-    .map_err(kernel_failed)?;
-    Ok(service)
+            source,
+            blocks,
+            events,
+        };
+        kernel::spawn(
+            "ota-http",
+            OTA_DOWNLOAD_STACK_WORDS,
+            OTA_DOWNLOAD_PRIORITY,
+            move || download::run(fetcher),
+        )
+        .map_err(kernel_failed)?;
+        Ok(service)
+    }
 }
 
-/// Builds an agent over the service's parts and starts its task, which connects the Jobs
-/// session first, then posts itself `Start`.
-fn start(
+impl OtaService {
+    /// Builds an agent over the service's parts and starts its task, which connects the Jobs
+    /// session first, then posts itself `Start`. The caller makes sure no agent task runs.
+    pub fn start(&'static self, platform: &'static Platform) -> Result<(), String> {
+        let running = running_version(platform)?;
+        let slots = crate::ota::slots(platform)?;
+        self.running.store(true, Ordering::Release);
+        let started = spawn_agent(platform, self, running, slots);
+        if started.is_err() {
+            self.running.store(false, Ordering::Release);
+        }
+        started
+    }
+}
+
+fn spawn_agent(
     platform: &'static Platform,
     service: &'static OtaService,
     running: Version,
     slots: bsp::ota::Slots,
-) -> Result<(), CommandError> {
-    let kernel_failed = |e: kernel::Error| CommandError::Failed(e.to_string());
+) -> Result<(), String> {
+    let kernel_failed = |e: kernel::Error| e.to_string();
     let parts = &service.parts;
     let events = service.events;
     let timer = kernel::Timer::new("ota", Duration::from_secs(1), false, move || {
@@ -512,67 +470,4 @@ fn run(
         agent.handle(event);
         *service.status.lock() = Some(agent.status());
     }
-}
-
-/// `ota status` (the agent's part) and `ota abort`.
-pub fn agent_status(ctx: &mut Context<'_>) -> CommandResult {
-    let Some(service) = *ctx.services.aws_ota.lock() else {
-        writeln!(ctx.out, "agent: not started ('aws_ota')")?;
-        return Ok(());
-    };
-    if !service.running.load(Ordering::Acquire) {
-        writeln!(ctx.out, "agent: stopped ('aws_ota' starts it again)")?;
-        return Ok(());
-    }
-    let Some(status) = service.status.lock().clone() else {
-        writeln!(ctx.out, "agent: connecting")?;
-        return Ok(());
-    };
-    let settings = &service.settings;
-    match service.parts.link {
-        JobsLink::Mqtt { .. } => writeln!(
-            ctx.out,
-            "agent: {:?}, {} at {}:{}",
-            status.state, settings.thing, settings.host, settings.port
-        )?,
-        JobsLink::Loopback(cloud) => writeln!(
-            ctx.out,
-            "agent: {:?}, {} over the loopback Jobs API: job {} {}",
-            status.state,
-            settings.thing,
-            loopback::JOB_ID,
-            cloud.describe()
-        )?,
-    }
-    if let Some(job) = &status.job_id {
-        writeln!(
-            ctx.out,
-            "job {}: {} of {} bytes, {} of {} blocks, {} B/s",
-            job.as_str(),
-            status.bytes_done,
-            status.bytes_total,
-            status.blocks_done,
-            status.blocks_total,
-            status.rate
-        )?;
-    }
-    let stats = status.stats;
-    writeln!(
-        ctx.out,
-        "Received: {} Queued: {} Processed: {} Dropped: {}",
-        stats.received, stats.queued, stats.processed, stats.dropped
-    )?;
-    Ok(())
-}
-
-/// `ota abort`: the job is reported FAILED (`user-abort`) and the partial file erased.
-pub fn abort(ctx: &mut Context<'_>) -> CommandResult {
-    let Some(service) = *ctx.services.aws_ota.lock() else {
-        return Err(CommandError::Failed(String::from(
-            "the OTA agent is not running",
-        )));
-    };
-    service.post(Event::UserAbort)?;
-    writeln!(ctx.out, "ota: abort requested")?;
-    Ok(())
 }

@@ -3,7 +3,6 @@
 pub mod command;
 pub mod editor;
 
-use crate::commands::TABLE;
 use crate::config::{CONSOLE_POLL_MS, LINE_MAX, SHELL_PRIORITY, SHELL_STACK_WORDS};
 use crate::services::Services;
 use bsp::hal::ConsoleRead;
@@ -15,14 +14,14 @@ use editor::{Edit, LineEditor};
 /// The vendor shell's prompt (`CONFIG_CHIP_NAME ": "`).
 pub const PROMPT: &str = "W800: ";
 
-/// Starts the shell task.
-pub fn spawn(services: &'static Services) -> Result<(), kernel::Error> {
+/// Starts the shell task, with the commands of `table`.
+pub fn spawn(services: &'static Services, table: &'static [Command]) -> Result<(), kernel::Error> {
     kernel::spawn("shell", SHELL_STACK_WORDS, SHELL_PRIORITY, move || {
-        run(services)
+        run(services, table)
     })
 }
 
-fn run(services: &'static Services) {
+fn run(services: &'static Services, table: &'static [Command]) {
     let platform = services.platform;
     let mut out = platform.out();
     let mut editor = LineEditor::<LINE_MAX>::new();
@@ -41,7 +40,7 @@ fn run(services: &'static Services) {
                 Edit::Line => {
                     let _ = out.write_str("\n");
                     execute(
-                        TABLE,
+                        table,
                         &mut Context {
                             out: &mut out,
                             platform,

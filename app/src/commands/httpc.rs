@@ -2,10 +2,10 @@
 //! connection (TLS for https), and reports its size and SHA-256. It exercises the same client
 //! the OTA download uses.
 
+use super::{credentials, station};
 use crate::config::{
     HANDSHAKE_WAIT, HTTP_CHUNK, HTTP_HEAD_BUF, HTTP_MAX_CONNECTIONS, HTTP_READ_TIMEOUT_MS,
 };
-use crate::network::{credentials, station};
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::boxed::Box;
 use alloc::format;

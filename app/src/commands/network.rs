@@ -1,10 +1,10 @@
 //! The network commands: `wifi`, `ifconfig`, `ping`, `ntp`.
 
+use super::{credentials, station};
 use crate::config::{
     DHCP_WAIT, HANDSHAKE_WAIT, NTP_WAIT, PING_WAIT, TLS_TASKS_MAX, TLS_TASK_PRIORITY,
     TLS_TASK_STACK_WORDS, TLS_TIMES_MAX,
 };
-use crate::services::Services;
 use crate::shell::command::{CommandError, CommandResult, Context};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -12,17 +12,10 @@ use alloc::sync::Arc;
 use core::time::Duration;
 use kernel::Queue;
 use net::station::{NetError, Station};
-use net::tls::{Credentials, TlsError, TlsStream, AWS_IOT_MQTT_ALPN};
+use net::tls::{TlsError, TlsStream, AWS_IOT_MQTT_ALPN};
 
 fn failed(e: NetError) -> CommandError {
     CommandError::Failed(e.to_string())
-}
-
-/// The running station, or the error a user sees before `wifi init`.
-pub fn station(services: &Services) -> Result<&'static Station, CommandError> {
-    services.station.lock().ok_or_else(|| {
-        CommandError::Failed(String::from("wifi is not initialised: run 'wifi init'"))
-    })
 }
 
 pub fn wifi(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
@@ -157,32 +150,10 @@ pub fn ntp(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     )?;
     // The clock is set: what an update waiting for its self-test needed. Its failure is the
     // agent's, not the clock's.
-    if let Err(CommandError::Failed(why)) = crate::aws_ota::start_for_self_test(ctx) {
+    if let Err(CommandError::Failed(why)) = super::aws_ota::start_for_self_test(ctx) {
         log::warn!(target: "ota", "the self-test could not start: {why}");
     }
     Ok(())
-}
-
-/// The board's TLS credentials, parsed once.
-pub fn credentials(services: &Services) -> Result<&'static Credentials, CommandError> {
-    let platform = services.platform;
-    let mut parsed = services.tls.lock();
-    if let Some(credentials) = *parsed {
-        return Ok(credentials);
-    }
-    let blobs = platform
-        .credentials
-        .ok_or_else(|| CommandError::Failed(String::from("no TLS credentials on this board")))?;
-    let entropy = platform.secure_entropy.ok_or_else(|| {
-        CommandError::Failed(format!(
-            "board {} has no random source fit for TLS keys",
-            platform.board
-        ))
-    })?;
-    let credentials = Credentials::load(blobs.root_ca, blobs.device, entropy)
-        .map_err(|e| CommandError::Failed(e.to_string()))?;
-    *parsed = Some(credentials);
-    Ok(credentials)
 }
 
 /// `tls <host> [port] [alpn | times tasks]`: verified handshakes with a server, for checking
