@@ -558,17 +558,8 @@ mod tests {
 
     #[test]
     fn at_power_on_an_ota_file_the_loader_put_into_app_ota_is_kept() {
-        use crate::format::image::{CompressType, ImageAttr, ImageType, Version};
         let body = [0x5Au8; 1000];
-        let header = ImageHeaderRepr::for_partition(
-            0xF000,
-            Some(0x13_1000),
-            &body,
-            Version::new("9.9.9").unwrap(),
-            0,
-            ImageAttr::new(ImageType::User, CompressType::Xz),
-        )
-        .unwrap();
+        let header = header_for(&body, "9.9.9", CompressType::Xz);
         let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
         bytes[0x13_1000..0x13_1040].copy_from_slice(&header.to_bytes());
         bytes[0x13_1040..0x13_1040 + body.len()].copy_from_slice(&body);
@@ -605,20 +596,25 @@ mod tests {
         crate::nor::SimulatedNor::new(RamStore(bytes), FlashGeometry::W800)
     }
 
-    fn flash_bytes_with_app(body: &[u8], compress: CompressType) -> Vec<u8> {
+    /// The header of an image for `app` of `body`, as version `version`.
+    fn header_for(body: &[u8], version: &str, compress: CompressType) -> ImageHeaderRepr {
         use crate::format::image::{ImageAttr, ImageType};
-        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
-        let mut marker = 0;
-        prepare_ram_flash(&mut bytes, &mut marker, "0.1.0").unwrap();
-        let header = ImageHeaderRepr::for_partition(
+        ImageHeaderRepr::for_partition(
             0xF000,
             Some(0x13_1000),
             body,
-            Version::new("0.1.1").unwrap(),
+            Version::new(version).unwrap(),
             0,
             ImageAttr::new(ImageType::User, compress),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn flash_bytes_with_app(body: &[u8], compress: CompressType) -> Vec<u8> {
+        let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+        let mut marker = 0;
+        prepare_ram_flash(&mut bytes, &mut marker, "0.1.0").unwrap();
+        let header = header_for(body, "0.1.1", compress);
         bytes[0xF000..0xF040].fill(0xFF);
         bytes[0xF000..0xF040].copy_from_slice(&header.to_bytes());
         bytes[0xF400..0xF400 + body.len()].copy_from_slice(body);
@@ -721,17 +717,8 @@ mod tests {
 
     #[test]
     fn a_loaded_image_is_as_long_as_its_header_says_and_fits_its_room() {
-        use crate::format::image::{CompressType, ImageAttr, ImageType, Version};
         let body = [0x5Au8; 100];
-        let header = ImageHeaderRepr::for_partition(
-            0xF000,
-            Some(0x13_1000),
-            &body,
-            Version::new("9.9.9").unwrap(),
-            0,
-            ImageAttr::new(ImageType::User, CompressType::Xz),
-        )
-        .unwrap();
+        let header = header_for(&body, "9.9.9", CompressType::Xz);
         let mut region = vec![0u8; 256];
         region[..64].copy_from_slice(&header.to_bytes());
         region[64..164].copy_from_slice(&body);
