@@ -362,12 +362,7 @@ impl<'a> StatusDetails<'a> {
 
     /// Adds `key: value` after checking both against the Jobs API's limits.
     pub fn insert(&mut self, key: &'a str, value: &'a str) -> Result<(), EmitError> {
-        let key_ok = !key.is_empty()
-            && key.len() <= DETAIL_KEY_MAX
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'));
-        if !key_ok {
+        if !is_detail_key(key) {
             return Err(EmitError::DetailKey);
         }
         if value.is_empty() || value.len() > DETAIL_VALUE_MAX {
@@ -397,6 +392,16 @@ impl Serialize for StatusDetails<'_> {
         }
         map.end()
     }
+}
+
+/// Whether `key` is a `statusDetails` key the Jobs API allows: 1 to 128 characters of
+/// `[a-zA-Z0-9:_-]`.
+pub fn is_detail_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= DETAIL_KEY_MAX
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'))
 }
 
 fn token(token: &str) -> Result<&str, EmitError> {

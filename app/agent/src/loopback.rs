@@ -20,7 +20,7 @@
 //! The execution lives in an [`ExecutionRecord`], which the board keeps where a restart of the
 //! device does not lose it, as the cloud keeps it across the device's reboots.
 
-use crate::jobs::{JobId, JobStatus, ThingName, DETAIL_KEY_MAX, STATUS_DETAILS_MAX};
+use crate::jobs::{is_detail_key, JobId, JobStatus, ThingName, STATUS_DETAILS_MAX};
 use crate::json::{self, JsonError};
 use core::fmt::{self, Write};
 use heapless::String;
@@ -209,11 +209,7 @@ impl<'de> Deserialize<'de> for DetailsText {
                 while let Some(key) = map.next_key::<&'de str>()? {
                     let value: EscapedStr<'de> = map.next_value()?;
                     count += 1;
-                    let key_ok = !key.is_empty()
-                        && key.len() <= DETAIL_KEY_MAX
-                        && key
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'));
+                    let key_ok = is_detail_key(key);
                     if !key_ok {
                         verdict = Err("a statusDetails key is not allowed");
                     } else if value.0.is_empty() {
@@ -243,13 +239,7 @@ struct Out<'b> {
 
 impl Write for Out<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let end = self.len.checked_add(text.len()).ok_or(fmt::Error)?;
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
+        self.raw(text.as_bytes())
     }
 }
 
