@@ -1,7 +1,8 @@
 //! `aws_ota` end to end on the sim against the local AWS IoT stand-in (scripts/cloud: mosquitto
 //! with mutual TLS, the Jobs MQTT API, an S3-style presigned HTTPS file server) in the sim's
 //! test network: the job over MQTT, the file over HTTPS, staging, the reboot, the self-test,
-//! and the job's end state as the cloud records it.
+//! and the job's end state as the cloud records it. An update that installs is a real sim
+//! firmware of 0.2.0 (`support::sim_firmware`), which the sim's loader runs after the restart.
 
 mod support;
 
@@ -10,7 +11,7 @@ use bsp::sample::app_binary;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{make_pki, ota_image, temp_flash, workspace, Session, TestNet};
+use support::{make_pki, ota_image, sim_firmware, temp_flash, workspace, Session, TestNet};
 use w800_tool::images;
 
 /// How long a job may take to reach its end state.
@@ -201,7 +202,7 @@ fn rejoin_for_self_test(sim: &mut Session) {
 fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
     let lab = Lab::up("o");
     let flash = lab.dir.join("flash.bin");
-    let image = ota_file(&lab.dir, "0.2.0", 300_000);
+    let image = sim_firmware("0.2.0").ota;
     // Every notification comes twice: the agent ignores the repeats of the job it works on.
     lab.cloud(&["fault", "duplicate-notifications", "on"]);
     lab.create_job("v2", &image, None);
@@ -210,6 +211,7 @@ fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
     // The sim restarts itself (same process, same console) and installs the image.
     sim.expect("installed 0.2.0", STEP);
+    sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
     sim.expect("app image ver 0.2.0", STEP);
     rejoin_for_self_test(&mut sim);
     sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
@@ -269,7 +271,7 @@ fn refused_files_end_failed_with_their_reason_and_v1_keeps_running() {
 fn a_cut_download_resumes_and_an_expired_url_is_refreshed() {
     let lab = Lab::up("r");
     let flash = lab.dir.join("flash.bin");
-    let image = ota_file(&lab.dir, "0.2.0", 300_000);
+    let image = sim_firmware("0.2.0").ota;
     // The first URL expires within a second or two; the connection is cut once, mid-file, so
     // the resume (a second later) finds its URL expired and asks for the document again.
     lab.cloud(&["fault", "cut-after", "50000", "--times", "1"]);
@@ -313,7 +315,7 @@ fn a_cut_download_resumes_and_an_expired_url_is_refreshed() {
 fn a_canceled_job_is_aborted_and_the_next_one_runs() {
     let lab = Lab::up("c");
     let flash = lab.dir.join("flash.bin");
-    let image = ota_file(&lab.dir, "0.2.0", 300_000);
+    let image = sim_firmware("0.2.0").ota;
     // The first download stalls after 60 KB: the job is canceled while it waits.
     lab.cloud(&["fault", "stall-after", "60000", "--times", "1"]);
     lab.create_job("canceled", &image, None);
@@ -334,7 +336,7 @@ fn a_canceled_job_is_aborted_and_the_next_one_runs() {
 fn an_rsa_device_key_and_a_separate_https_trust_anchor_work() {
     let lab = Lab::up("k");
     let flash = lab.dir.join("flash.bin");
-    let image = ota_file(&lab.dir, "0.2.0", 100_000);
+    let image = sim_firmware("0.2.0").ota;
     lab.create_job("rsa", &image, None);
     let (cert, key) = (
         lab.file("w800-demo-1-rsa.crt"),

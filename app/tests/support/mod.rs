@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The workspace root.
@@ -30,6 +30,143 @@ pub fn temp_flash(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("flash.bin")
+}
+
+/// The directory cargo builds into (that of the sim binary under test).
+pub fn target_dir() -> PathBuf {
+    // <target>/<triple>/<profile>/w800-sim
+    Path::new(env!("CARGO_BIN_EXE_w800-sim"))
+        .ancestors()
+        .nth(3)
+        .expect("the sim binary lies in <target>/<triple>/<profile>")
+        .to_path_buf()
+}
+
+/// A real sim firmware of one version: the size-optimised executable (what `app` holds), its
+/// `.img` and its xz `_ota.img`.
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    pub version: String,
+    pub exe: PathBuf,
+    pub img: PathBuf,
+    pub ota: PathBuf,
+}
+
+impl Firmware {
+    /// The executable's bytes.
+    pub fn exe_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.exe).unwrap()
+    }
+
+    /// The executable as `app`'s body: padded with 0xFF to 4 bytes, as the packer does.
+    pub fn body(&self) -> Vec<u8> {
+        let mut body = self.exe_bytes();
+        body.resize(body.len().next_multiple_of(4), 0xFF);
+        body
+    }
+}
+
+/// The sim firmware of `version`, built by `scripts/build sim` with `W800_FIRMWARE_VERSION`
+/// (the size-optimised profile, from the tree under test) and kept in
+/// `<target>/sim-firmware/<version>/`. Built once per test process; cargo makes a repeated
+/// build of an unchanged tree a no-op.
+pub fn sim_firmware(version: &str) -> Firmware {
+    static BUILT: Mutex<Vec<Firmware>> = Mutex::new(Vec::new());
+    // One build at a time: every version is built into the same place first.
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(firmware) = built.iter().find(|f| f.version == version) {
+        return firmware.clone();
+    }
+    let target = target_dir();
+    let out = Command::new(workspace().join("scripts/build"))
+        .arg("sim")
+        .env("W800_FIRMWARE_VERSION", version)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("run scripts/build sim");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scripts/build sim ({version}) failed:\n{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains(&format!("sim firmware {version}: ")),
+        "scripts/build sim built another version:\n{printed}"
+    );
+    let built_exe = target.join("i686-unknown-linux-gnu/sim-image/w800-sim");
+    let dir = target.join("sim-firmware").join(version);
+    std::fs::create_dir_all(&dir).unwrap();
+    let firmware = Firmware {
+        version: version.to_owned(),
+        exe: dir.join("w800-sim"),
+        img: dir.join("w800-sim.img"),
+        ota: dir.join("w800-sim_ota.img"),
+    };
+    for (from, to) in [
+        (built_exe.clone(), &firmware.exe),
+        (built_exe.with_extension("img"), &firmware.img),
+        (
+            target.join("i686-unknown-linux-gnu/sim-image/w800-sim_ota.img"),
+            &firmware.ota,
+        ),
+    ] {
+        std::fs::copy(&from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+    built.push(firmware.clone());
+    firmware
+}
+
+/// `file` signed with `key` (ECDSA P-256, SHA-256, DER) by OpenSSL, in base64, as `ota verify`
+/// takes it.
+pub fn signature(dir: &Path, file: &[u8], key: &Path) -> String {
+    let path = dir.join("signed.bin");
+    std::fs::write(&path, file).unwrap();
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg(&path)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl dgst -sign failed");
+    base64(&out.stdout)
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for group in bytes.chunks(3) {
+        let word = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |w, (i, b)| w | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= group.len() {
+                text.push(ALPHABET[(word >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
+/// Where `app_ota` starts in the flash file.
+pub const APP_OTA: u64 = 0x13_1000;
+
+/// A factory-fresh flash file (the sim makes it at its first power-on) with `file` written at
+/// the start of `app_ota`, as QEMU's loader or a flash programmer puts it there.
+pub fn flash_with_ota_file(name: &str, file: &[u8]) -> PathBuf {
+    use std::os::unix::fs::FileExt;
+    let flash = temp_flash(name);
+    run_to_end(sim(&flash), "", Duration::from_secs(20));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&flash)
+        .unwrap()
+        .write_all_at(file, APP_OTA)
+        .unwrap();
+    flash
 }
 
 /// The `.img` and `_ota.img` of `binary` for `app` as version `version`, packed by the host
@@ -128,6 +265,11 @@ impl Session {
             lines,
             seen: String::new(),
         }
+    }
+
+    /// The sim's process id (it stays the same across the sim's restarts, which exec).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn send(&mut self, line: &str) {
