@@ -308,11 +308,11 @@ pub struct Agent<C, D, P, T> {
     job: Box<Option<Job>>,
     /// The reply that brought the job's document, apart from the job so that the job stays
     /// small.
-    held: Box<Option<ExecutionReply>>,
+    held: Box<ExecutionReply>,
     /// Where the next reply is parsed; it trades places with `held` when it brings the job's
     /// document, so that a reply (3.4 KB) is never copied, nor kept on the stack. `None` only
     /// while a handler has it.
-    incoming: Option<Box<Option<ExecutionReply>>>,
+    incoming: Option<Box<ExecutionReply>>,
     report: Option<Report>,
     failure: Option<Reason>,
     timer_deadline: Option<u64>,
@@ -345,8 +345,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             stats: Stats::default(),
             outbox: Deque::new(),
             job: Box::new(None),
-            held: Box::new(None),
-            incoming: Some(Box::new(None)),
+            held: Box::new(ExecutionReply::EMPTY),
+            incoming: Some(Box::new(ExecutionReply::EMPTY)),
             report: None,
             failure: None,
             timer_deadline: None,
@@ -618,7 +618,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     /// Forgets the current job and its update.
     fn clear_job(&mut self) {
         *self.job = None;
-        *self.held = None;
+        self.held.execution = None;
         self.report = None;
     }
 
@@ -704,14 +704,9 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     }
 
     /// Takes `execution` as the job to work on; its reply becomes the held one.
-    fn take_job(&mut self, reply: &mut Box<Option<ExecutionReply>>) {
+    fn take_job(&mut self, reply: &mut Box<ExecutionReply>) {
         core::mem::swap(reply, &mut self.held);
-        let Some(execution) = self
-            .held
-            .as_ref()
-            .as_ref()
-            .and_then(|r| r.execution.as_ref())
-        else {
+        let Some(execution) = self.held.execution.as_ref() else {
             return;
         };
         let phase = if execution.status == Some(jobs::JobStatus::InProgress)
@@ -804,7 +799,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     fn with_reply(
         &mut self,
         payload: &[u8],
-        handle: impl FnOnce(&mut Self, &mut Box<Option<ExecutionReply>>) -> Result<(), Stay>,
+        handle: impl FnOnce(&mut Self, &mut Box<ExecutionReply>) -> Result<(), Stay>,
     ) -> Result<(), Stay> {
         let mut reply = self.incoming.take().ok_or(Stay::Nothing)?;
         let outcome = match parse_reply(payload, &mut reply) {
@@ -817,12 +812,11 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
 
     /// Keeps `reply` in place of the held one when it brings a valid document for the same
     /// file (a fresh URL), so that the file and the blocks in it are kept.
-    fn refresh_document(&mut self, reply: &mut Box<Option<ExecutionReply>>) {
+    fn refresh_document(&mut self, reply: &mut Box<ExecutionReply>) {
         let size = self.job.as_ref().as_ref().map(|job| job.size());
         let fresh = reply
+            .execution
             .as_ref()
-            .as_ref()
-            .and_then(|r| r.execution.as_ref())
             .and_then(|execution| execution.document.as_ref().ok())
             .is_some_and(|doc| Some(doc.file.size) == size);
         if fresh {
@@ -834,8 +828,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         self.with_reply(payload, Self::process_job_reply)
     }
 
-    fn process_job_reply(&mut self, reply: &mut Box<Option<ExecutionReply>>) -> Result<(), Stay> {
-        let parsed = reply.as_ref().as_ref().ok_or(Stay::Nothing)?;
+    fn process_job_reply(&mut self, reply: &mut Box<ExecutionReply>) -> Result<(), Stay> {
+        let parsed: &ExecutionReply = reply;
         if self.about_held_job(parsed)? {
             let job = self.job.as_ref().as_ref().ok_or(Stay::Nothing)?;
             if job.phase != Phase::Downloading {
@@ -851,7 +845,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             // The held job is over (its final update took effect) or gone (canceled).
             self.drop_job();
         }
-        let parsed = reply.as_ref().as_ref().ok_or(Stay::Nothing)?;
+        let parsed: &ExecutionReply = reply;
         let Some(execution) = parsed.execution.as_ref() else {
             self.disarm();
             return Err(Stay::NoJob);
@@ -1168,11 +1162,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         self.with_reply(payload, Self::job_notification_reply)
     }
 
-    fn job_notification_reply(
-        &mut self,
-        reply: &mut Box<Option<ExecutionReply>>,
-    ) -> Result<(), Stay> {
-        let parsed = reply.as_ref().as_ref().ok_or(Stay::Nothing)?;
+    fn job_notification_reply(&mut self, reply: &mut Box<ExecutionReply>) -> Result<(), Stay> {
+        let parsed: &ExecutionReply = reply;
         if self.about_held_job(parsed)? {
             if self
                 .job
@@ -1474,14 +1465,13 @@ fn encode_report(
 }
 
 /// The job's document in the held reply.
-fn held_document(held: &Option<ExecutionReply>) -> Option<&OtaDocument> {
-    held.as_ref()?.execution.as_ref()?.document.as_ref().ok()
+fn held_document(held: &ExecutionReply) -> Option<&OtaDocument> {
+    held.execution.as_ref()?.document.as_ref().ok()
 }
 
-/// Parses a reply into `into`, in a frame of its own: the parse's temporaries are gone before
-/// the handler that reads the reply runs.
+/// Parses a reply into `into`, in place, in a frame of its own: the parse's temporaries are
+/// gone before the handler that reads the reply runs.
 #[inline(never)]
-fn parse_reply(payload: &[u8], into: &mut Option<ExecutionReply>) -> Result<(), ParseError> {
-    *into = Some(ExecutionReply::parse(payload)?);
-    Ok(())
+fn parse_reply(payload: &[u8], into: &mut ExecutionReply) -> Result<(), ParseError> {
+    into.parse_into(payload)
 }

@@ -111,6 +111,25 @@ fn optional_text<const N: usize>(
     raw.map(|raw| text(raw, member)).transpose()
 }
 
+/// Unescapes an optional member into `dst` in place: no bounded string is built on the stack
+/// and moved (a URL's buffer is 2 KB).
+fn text_into<const N: usize>(
+    dst: &mut Option<String<N>>,
+    raw: Option<EscapedStr<'_>>,
+    member: &'static str,
+) -> Result<(), Error> {
+    let Some(raw) = raw else {
+        *dst = None;
+        return Ok(());
+    };
+    let out = dst.get_or_insert_with(String::new);
+    out.clear();
+    json::unescape(raw.0, out).map_err(|e| match e {
+        UnescapeError::TooLong => Error::TooLong { member, max: N },
+        UnescapeError::Escape => Error::BadString(member),
+    })
+}
+
 /// Checks the JSON, then reads `T` from it.
 fn read<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
     json::check(bytes)?;
@@ -293,42 +312,71 @@ pub struct OtaDocument {
 }
 
 impl OtaDocument {
-    fn from_wire(wire: Option<JobDocumentWire<'_>>) -> Result<Self, Error> {
+    /// A document with no file, for [`ExecutionReply::parse_into`] to fill.
+    pub const EMPTY: OtaDocument = OtaDocument {
+        protocols: Protocols {
+            http: false,
+            mqtt: false,
+        },
+        files: 0,
+        file: FileDescription {
+            path: None,
+            size: 0,
+            id: 0,
+            cert_file: None,
+            url: None,
+            auth_scheme: None,
+            signature: None,
+        },
+    };
+
+    /// Reads `wire` into `self`, in place; on an error `self` holds part of it.
+    fn fill(&mut self, wire: Option<JobDocumentWire<'_>>) -> Result<(), Error> {
         let afr_ota = wire.and_then(|doc| doc.afr_ota).ok_or(Error::NotAfrOta)?;
         let protocols = afr_ota.protocols.ok_or(Error::Missing("protocols"))?;
         let files = afr_ota.files.ok_or(Error::Missing("files"))?;
         let file = files.first.ok_or(Error::NoFiles)?;
         let size = file.filesize.ok_or(Error::Missing("filesize"))?;
-        let size = u32::try_from(size).map_err(|_| Error::Invalid("filesize"))?;
         let id = file.fileid.ok_or(Error::Missing("fileid"))?;
-        let id = u32::try_from(id).map_err(|_| Error::Invalid("fileid"))?;
-        let url: Option<String<URL_MAX>> = optional_text(file.update_data_url, "update_data_url")?;
+        self.protocols = protocols;
+        self.files = files.count;
+        let out = &mut self.file;
+        out.size = u32::try_from(size).map_err(|_| Error::Invalid("filesize"))?;
+        out.id = u32::try_from(id).map_err(|_| Error::Invalid("fileid"))?;
+        text_into(&mut out.url, file.update_data_url, "update_data_url")?;
         // The URL goes into an HTTP request line: no controls (CR, LF) and no spaces.
-        if url
+        if out
+            .url
             .as_ref()
             .is_some_and(|url| url.is_empty() || url.chars().any(|c| c.is_control() || c == ' '))
         {
             return Err(Error::Invalid("update_data_url"));
         }
-        Ok(OtaDocument {
-            protocols,
-            files: files.count,
-            file: FileDescription {
-                path: optional_text(file.filepath, "filepath")?,
-                size,
-                id,
-                cert_file: optional_text(file.certfile, "certfile")?,
-                url,
-                auth_scheme: optional_text(file.auth_scheme, "auth_scheme")?,
-                signature: optional_text(file.signature, "sig-sha256-ecdsa")?,
-            },
-        })
+        text_into(&mut out.path, file.filepath, "filepath")?;
+        text_into(&mut out.cert_file, file.certfile, "certfile")?;
+        text_into(&mut out.auth_scheme, file.auth_scheme, "auth_scheme")?;
+        text_into(&mut out.signature, file.signature, "sig-sha256-ecdsa")
     }
 
-    /// Reads the document of the execution in `bytes`, which the first pass already read.
-    fn parse_in_reply(bytes: &[u8]) -> Result<Self, Error> {
-        let (wire, _) = serde_json_core::from_slice::<DocumentReplyWire<'_>>(bytes)?;
-        Self::from_wire(wire.execution.and_then(|execution| execution.job_document))
+    /// Reads the document of the execution in `bytes` (which the first pass already read)
+    /// into `document`, in place.
+    fn parse_in_reply(bytes: &[u8], document: &mut Result<OtaDocument, Error>) {
+        let wire = serde_json_core::from_slice::<DocumentReplyWire<'_>>(bytes);
+        let wire = match wire {
+            Ok((wire, _)) => wire,
+            Err(e) => {
+                *document = Err(e.into());
+                return;
+            }
+        };
+        if document.is_err() {
+            *document = Ok(OtaDocument::EMPTY);
+        }
+        if let Ok(doc) = document {
+            if let Err(e) = doc.fill(wire.execution.and_then(|execution| execution.job_document)) {
+                *document = Err(e);
+            }
+        }
     }
 }
 
@@ -385,31 +433,58 @@ pub struct ExecutionReply {
 }
 
 impl ExecutionReply {
+    /// No reply yet, for [`ExecutionReply::parse_into`] to fill.
+    pub const EMPTY: ExecutionReply = ExecutionReply {
+        execution: None,
+        timestamp: None,
+        client_token: None,
+    };
+
     /// Parses a reply. Fails only when the execution itself cannot be read (its job id
     /// above all); a bad job document is kept in [`Execution::document`].
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
-        let wire: ExecutionReplyWire<'_> = read(bytes)?;
-        let execution = match wire.execution {
-            None => None,
-            Some(execution) => {
-                let raw_id = execution.job_id.ok_or(Error::Missing("jobId"))?;
-                let id: String<{ crate::jobs::JOB_ID_MAX }> = text(raw_id, "jobId")?;
-                Some(Execution {
-                    job_id: JobId::new(&id).map_err(|_| Error::Invalid("jobId"))?,
-                    status: status(execution.status)?,
-                    version_number: execution.version_number,
-                    execution_number: execution.execution_number,
-                    status_details: ExecutionDetails::from_wire(execution.status_details)?,
-                    document: OtaDocument::parse_in_reply(bytes),
-                })
-            }
-        };
-        Ok(ExecutionReply {
-            execution,
-            timestamp: wire.timestamp,
-            client_token: optional_text(wire.client_token, "clientToken")?,
-        })
+        let mut reply = ExecutionReply::EMPTY;
+        reply.parse_into(bytes)?;
+        Ok(reply)
     }
+
+    /// [`ExecutionReply::parse`] into `self`, in place, so that a device keeps one reply
+    /// buffer and no 3 KB reply passes through its stack. After an error `self` holds part of
+    /// the reply and is not to be read.
+    pub fn parse_into(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let wire: ExecutionReplyWire<'_> = read(bytes)?;
+        self.timestamp = wire.timestamp;
+        text_into(&mut self.client_token, wire.client_token, "clientToken")?;
+        let Some(wire) = wire.execution else {
+            self.execution = None;
+            return Ok(());
+        };
+        let raw_id = wire.job_id.ok_or(Error::Missing("jobId"))?;
+        let id: String<{ crate::jobs::JOB_ID_MAX }> = text(raw_id, "jobId")?;
+        let execution = self.execution.get_or_insert(Execution::EMPTY);
+        execution.job_id = JobId::new(&id).map_err(|_| Error::Invalid("jobId"))?;
+        execution.status = status(wire.status)?;
+        execution.version_number = wire.version_number;
+        execution.execution_number = wire.execution_number;
+        execution.status_details = ExecutionDetails::from_wire(wire.status_details)?;
+        OtaDocument::parse_in_reply(bytes, &mut execution.document);
+        Ok(())
+    }
+}
+
+impl Execution {
+    /// An execution with nothing read yet.
+    const EMPTY: Execution = Execution {
+        job_id: JobId::EMPTY,
+        status: None,
+        version_number: None,
+        execution_number: None,
+        status_details: ExecutionDetails {
+            self_test: None,
+            updated_by: None,
+        },
+        document: Err(Error::Missing("jobDocument")),
+    };
 }
 
 #[derive(serde::Deserialize)]

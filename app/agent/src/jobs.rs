@@ -85,6 +85,9 @@ impl ThingName {
 pub struct JobId(String<JOB_ID_MAX>);
 
 impl JobId {
+    /// No id (only a placeholder for a buffer to be filled: not a valid job id).
+    pub(crate) const EMPTY: JobId = JobId(String::new());
+
     /// Checks `text` against the Jobs API's rule for job ids.
     pub fn new(text: &str) -> Result<Self, NameError> {
         checked(text, |b| {
