@@ -228,6 +228,31 @@ fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
 }
 
 #[test]
+fn an_installed_image_whose_code_does_not_run_fails_its_self_test() {
+    let lab = Lab::up("n");
+    let flash = lab.dir.join("flash.bin");
+    // A 0.2.0 image whose body is no sim executable: it verifies and installs, but the sim's
+    // loader cannot start it, so 0.1.0's code runs on and must not pass for 0.2.0.
+    let image = ota_file(&lab.dir, "0.2.0", 120_000);
+    lab.create_job("no-code", &image, None);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    sim.expect("installed 0.2.0", STEP);
+    sim.expect("which is not an i386 Linux executable: not started", STEP);
+    sim.expect("W800 AWS OTA firmware 0.1.0", STEP);
+    sim.expect("the running firmware is 0.1.0, but app holds 0.2.0", STEP);
+    rejoin_for_self_test(&mut sim);
+    sim.expect("self-test failed", STEP);
+    let (status, reason) = lab.wait_for_end("no-code", &mut sim);
+    assert_eq!(status, "FAILED", "{reason}");
+    assert!(
+        reason.starts_with("self-test") && reason.contains("running 0.1.0"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn refused_files_end_failed_with_their_reason_and_v1_keeps_running() {
     let lab = Lab::up("f");
     let flash = lab.dir.join("flash.bin");
