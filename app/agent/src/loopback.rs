@@ -100,7 +100,7 @@ impl ExecutionRecord {
     }
 
     /// Reads a stored record; `None` when `bytes` hold none (no magic, a status or length out
-    /// of range, details that are not text).
+    /// of range, details that are not an object's JSON members).
     pub fn parse(bytes: &[u8]) -> Option<Self> {
         let head = bytes.get(..RECORD_HEAD)?;
         if head[..4] != RECORD_MAGIC {
@@ -114,13 +114,20 @@ impl ExecutionRecord {
         };
         let len = usize::from(u16::from_le_bytes([head[37], head[38]]));
         let text = bytes.get(RECORD_HEAD..RECORD_HEAD.checked_add(len)?)?;
+        let details = String::try_from(core::str::from_utf8(text).ok()?).ok()?;
+        // They go into every reply between braces as they are.
+        let mut object = String::<{ DETAILS_MAX + 2 }>::new();
+        object.push('{').ok()?;
+        object.push_str(&details).ok()?;
+        object.push('}').ok()?;
+        json::check(object.as_bytes()).ok()?;
         Some(ExecutionRecord {
             status,
             version: number(0),
             queued_at: number(1),
             started_at: number(2),
             updated_at: number(3),
-            details: String::try_from(core::str::from_utf8(text).ok()?).ok()?,
+            details,
         })
     }
 }

@@ -289,3 +289,25 @@ fn the_record_round_trips_and_anything_else_reads_as_none() {
     bad_text[RECORD_HEAD] = 0xFF;
     assert_eq!(ExecutionRecord::parse(&bad_text), None);
 }
+
+/// Found by fuzzing (fuzz/regressions/jobs/): details that are text but not JSON members
+/// went into every reply as they were, and the agent could not read any of them.
+#[test]
+fn a_record_whose_details_are_not_json_members_reads_as_none() {
+    let mut record = ExecutionRecord::queued(1_600_000_000);
+    for details in [
+        r#""self_test{"status":"IN_PROGRE":"reSS","ad"#,
+        r#""a":"b"}"#,
+        r#""a":"b","#,
+        r#""a""#,
+    ] {
+        record.details = String::try_from(details).unwrap();
+        assert_eq!(
+            ExecutionRecord::parse(&record.to_bytes()),
+            None,
+            "{details}"
+        );
+    }
+    record.details = String::try_from(r#""a":"b","c":"d""#).unwrap();
+    assert_eq!(ExecutionRecord::parse(&record.to_bytes()), Some(record));
+}
