@@ -466,7 +466,8 @@ impl<'a> LoopbackJobs<'a> {
         if let Some(details) = details {
             self.execution.details = details;
         }
-        self.execution.version += 1;
+        // A damaged stored record may hold any version.
+        self.execution.version = self.execution.version.saturating_add(1);
         self.execution.updated_at = now;
     }
 

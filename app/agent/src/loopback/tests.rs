@@ -311,3 +311,19 @@ fn a_record_whose_details_are_not_json_members_reads_as_none() {
     record.details = String::try_from(r#""a":"b","c":"d""#).unwrap();
     assert_eq!(ExecutionRecord::parse(&record.to_bytes()), Some(record));
 }
+
+/// Found by fuzzing (fuzz/regressions/jobs/): a stored record at the largest version made the
+/// next change overflow.
+#[test]
+fn a_record_at_the_largest_version_still_changes() {
+    let mut record = ExecutionRecord::queued(1);
+    record.version = u64::MAX;
+    let mut jobs = service(ExecutionRecord::parse(&record.to_bytes()).unwrap());
+    let sent = start_next(&mut jobs, "1");
+    let execution = ExecutionReply::parse(&sent[0].1)
+        .unwrap()
+        .execution
+        .unwrap();
+    assert_eq!(execution.status, Some(JobStatus::InProgress));
+    assert_eq!(execution.version_number, Some(u64::MAX));
+}
