@@ -130,7 +130,7 @@ impl Executable {
 const CHUNK: usize = 4096;
 
 /// The most body bytes `app` takes in the sim's partition table.
-pub fn app_capacity() -> u32 {
+fn app_capacity() -> u32 {
     PartitionTableRepr::with_ota()
         .find(crate::format::ptable::APP)
         .map_or(0, |app| app.size.saturating_sub(image::HEADER_AREA))
@@ -234,46 +234,45 @@ pub fn boot(
     started_from_app: bool,
     report: &mut Report<'_>,
 ) -> Start {
-    let slots = match read_slots(flash) {
-        Some(slots) => slots,
-        None => {
-            report(
-                NoteLevel::Error,
-                &format!(
-                    "no partition table with app and app_ota: running this executable ({version})"
-                ),
-            );
-            return Start::Running;
-        }
+    // What follows every refusal: the executable that goes on is not what `app` holds.
+    let instead = |report: &mut Report<'_>| {
+        let len = running.len;
+        report(
+            NoteLevel::Error,
+            &format!(
+                "running this executable instead ({version}, {len} bytes), which is not what app holds"
+            ),
+        );
+    };
+    let Some(slots) = read_slots(flash) else {
+        report(NoteLevel::Error, "no partition table with app and app_ota");
+        instead(report);
+        return Start::Running;
     };
     install_staged(flash, &slots, report);
     let header = match install::check_app(flash, &slots) {
         Ok(header) => header,
         Err(e) => {
             report(NoteLevel::Error, &format!("app refused: {e}"));
-            report(
-                NoteLevel::Error,
-                &format!("the flash holds: {}", flash_state(flash, &slots)),
-            );
-            report(
-                NoteLevel::Error,
-                &format!("running this executable instead ({version}, {} bytes), which is not what app holds", running.len),
-            );
+            let holds = flash_state(flash, &slots);
+            report(NoteLevel::Error, &format!("the flash holds: {holds}"));
+            instead(report);
             return Start::Running;
         }
     };
     let app = describe(&header);
     if header.img_len == 0 {
-        let why = if running.len.next_multiple_of(4) > u64::from(app_capacity()) {
-            format!(", which does not fit app ({} bytes)", app_capacity())
+        let capacity = slots.app.size.saturating_sub(image::HEADER_AREA);
+        let why = if running.body_len() > u64::from(capacity) {
+            format!(", which does not fit app ({capacity} bytes)")
         } else {
             String::new()
         };
+        let len = running.len;
         report(
             NoteLevel::Warn,
             &format!(
-                "app holds no code ({app}): running this executable ({version}, {} bytes{why})",
-                running.len
+                "app holds no code ({app}): running this executable ({version}, {len} bytes{why})"
             ),
         );
         return Start::Running;
@@ -292,16 +291,18 @@ pub fn boot(
         Err(e) => {
             report(
                 NoteLevel::Error,
-                &format!("comparing the running executable with app: {e}: running it ({version})"),
+                &format!("comparing the running executable with app: {e}"),
             );
+            instead(report);
             return Start::Running;
         }
     }
     if started_from_app {
         report(
             NoteLevel::Error,
-            &format!("started from app, yet app holds another executable ({app}): running this one ({version})"),
+            &format!("started from app, yet app holds another executable ({app})"),
         );
+        instead(report);
         return Start::Running;
     }
     let mut start = [0u8; ELF_HEADER_START];
@@ -313,37 +314,27 @@ pub fn boot(
             NoteLevel::Error,
             &format!("app holds {app}, which is not an i386 Linux executable: not started"),
         );
-        report(
-            NoteLevel::Error,
-            &format!("running this executable instead ({version}, {} bytes), which is not what app holds", running.len),
-        );
+        instead(report);
         return Start::Running;
     }
     match write_out(flash, &slots, header.img_len, state) {
         Ok(path) => {
+            let path_text = path.display();
             report(
                 NoteLevel::Info,
                 &format!(
-                    "app holds {app}, not this executable ({version}): starting it ({})",
-                    path.display()
+                    "app holds {app}, not this executable ({version}): starting it ({path_text})"
                 ),
             );
             Start::App(path)
         }
         Err(e) => {
+            let folder = state.display();
             report(
                 NoteLevel::Error,
-                &format!(
-                    "cannot write app's executable into {}: {e}",
-                    state.display()
-                ),
+                &format!("cannot write app's executable into {folder}: {e}"),
             );
-            report(
-                NoteLevel::Error,
-                &format!(
-                    "running this executable instead ({version}), which is not what app holds"
-                ),
-            );
+            instead(report);
             Start::Running
         }
     }
