@@ -232,11 +232,21 @@ impl Fetcher {
             }
             let offset = at;
             at += want as u32;
-            self.post(Event::ReceivedFileBlock {
+            let event = Event::ReceivedFileBlock {
                 transfer,
                 offset,
                 data: block,
-            });
+            };
+            if at < size {
+                self.post(event);
+            } else {
+                // The file's last block goes to the agent only once the connection and its
+                // TLS session are freed: with it the agent closes the file, which borrows the
+                // xz decoder's 49 KB from the same heap.
+                drop(body);
+                self.post(event);
+                return Ok(());
+            }
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use crate::config::{
     OTA_MESSAGE_MAX,
 };
 use crate::platform::Platform;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -34,7 +35,9 @@ struct Publish {
 /// The in-memory Jobs API, the memory it keeps its record in, and its task's queue.
 pub struct LoopbackLink {
     platform: &'static Platform,
-    jobs: Mutex<LoopbackJobs<'static>>,
+    /// Boxed, so that making the link moves a pointer, not the service, through the shell's
+    /// stack.
+    jobs: Mutex<Box<LoopbackJobs<'static>>>,
     /// Where the execution's record is kept across restarts.
     record: Mutex<&'static mut [u8]>,
     requests: Queue<Publish>,
@@ -58,8 +61,10 @@ impl LoopbackLink {
         let execution = ExecutionRecord::parse(record)
             .unwrap_or_else(|| ExecutionRecord::queued(platform.clock.unix_time()));
         let job = JobId::new(JOB_ID).map_err(|e| format!("job id: {e}"))?;
-        let jobs = LoopbackJobs::new(thing, job, document, execution)
-            .map_err(|e| format!("loopback cloud: {e}"))?;
+        let jobs = Box::new(
+            LoopbackJobs::new(thing, job, document, execution)
+                .map_err(|e| format!("loopback cloud: {e}"))?,
+        );
         log::info!(
             target: "cloud",
             "loopback Jobs API: job {JOB_ID} {}, document {} bytes",
