@@ -19,11 +19,11 @@ pub const BUILT_IN_CREDENTIALS: Option<TlsCredentials> =
 /// Who installs a staged image into `app`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Installer {
-    /// The firmware's own boot stage: on boards that do not execute from `app` (sim, QEMU),
-    /// where nothing runs before the firmware.
+    /// The firmware's own boot stage, which then restarts into what it installed: on a board
+    /// where nothing runs before the firmware but the board starts what `app` holds (QEMU).
     BootStage,
-    /// The chip's bootloader (the W800's), before the firmware runs from `app`; the firmware
-    /// must never write the partition it runs from.
+    /// A bootloader, before the firmware runs from `app` (the W800's; the sim's loader); the
+    /// firmware must never write the partition it runs from.
     Bootloader,
 }
 
