@@ -83,6 +83,21 @@ impl Lab {
         ]);
     }
 
+    /// Queues a job with `document` (JSON text) as it is.
+    fn create_job_with_document(&self, job: &str, document: &str) {
+        let path = self.dir.join(format!("{job}.json"));
+        std::fs::write(&path, document).unwrap();
+        self.cloud(&[
+            "create-job",
+            "--thing",
+            "w800-demo-1",
+            "--document",
+            &path.display().to_string(),
+            "--job-id",
+            job,
+        ]);
+    }
+
     /// The execution's status and `reason` once it is no longer QUEUED or IN_PROGRESS.
     fn wait_for_end(&self, job: &str, sim: &mut Session) -> (String, String) {
         let deadline = Instant::now() + JOB_WAIT;
@@ -104,26 +119,37 @@ impl Lab {
         }
     }
 
-    /// The file server's request log lines for the object of `job`: `(connection, range)`.
-    fn requests(&self, job: &str) -> Vec<(String, String)> {
+    /// The object key of `job`'s file, from its document's presigned-URL placeholder.
+    fn object_key(&self, job: &str) -> String {
         let text = self.cloud(&["describe-job", job]);
         let url = json_string(&text, "s3-presigned-url:").unwrap_or_default();
-        let key = url
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('}');
+        let key = url.rsplit('/').next().unwrap_or_default();
+        key.trim_end_matches('}').to_owned()
+    }
+
+    /// The file server's request log lines for the object of `job`: `(connection, range)`.
+    fn requests(&self, job: &str) -> Vec<(String, String)> {
+        self.request_fields(job, &["connection=", "range="])
+            .into_iter()
+            .map(|mut fields| (fields.remove(0), fields.remove(0)))
+            .collect()
+    }
+
+    /// The named fields of the file server's request log lines for the object of `job`.
+    fn request_fields(&self, job: &str, names: &[&str]) -> Vec<Vec<String>> {
+        let key = self.object_key(job);
+        let key = key.as_str();
         let log = std::fs::read_to_string(self.dir.join("cloud/cloud-svc.log")).unwrap();
         log.lines()
             .filter(|line| line.starts_with("files: request") && line.contains(key))
             .map(|line| {
-                let field = |name: &str| {
+                let field = |name: &&str| {
                     line.split_whitespace()
-                        .find_map(|word| word.strip_prefix(name))
+                        .find_map(|word| word.strip_prefix(*name))
                         .unwrap_or_default()
                         .to_owned()
                 };
-                (field("connection="), field("range="))
+                names.iter().map(field).collect()
             })
             .collect()
     }
@@ -430,4 +456,77 @@ fn an_unreachable_broker_stops_the_agent_and_a_retry_allocates_nothing_new() {
     assert_eq!(free[1], free[2], "{free:?}");
     drop(sim);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn documents_that_are_not_a_usable_afr_ota_job_fail_with_the_reason_and_v1_keeps_running() {
+    let lab = Lab::up("d");
+    let flash = lab.dir.join("flash.bin");
+    let file = r#"{"filepath":"app_ota.img","filesize":120000,"fileid":0,"certfile":"code-signing.crt","update_data_url":"https://s3.w800.test:8443/w800-ota/app_ota.img","auth_scheme":"aws.s3.presigned","sig-sha256-ecdsa":"MEUCIQ=="}"#;
+    // The jobs run in the order they were queued; each is JSON, as the service requires.
+    let jobs = [
+        (
+            "not-ota",
+            r#"{"operation":"reboot"}"#.to_owned(),
+            "doc-parse: not an afr_ota document",
+        ),
+        (
+            "no-files",
+            r#"{"afr_ota":{"protocols":["HTTP"],"files":[]}}"#.to_owned(),
+            "doc-parse: afr_ota lists no files",
+        ),
+        (
+            "bad-size",
+            format!(
+                r#"{{"afr_ota":{{"protocols":["HTTP"],"files":[{}]}}}}"#,
+                file.replace("120000", r#""big""#)
+            ),
+            "doc-parse: ",
+        ),
+        (
+            "mqtt-only",
+            format!(r#"{{"afr_ota":{{"protocols":["MQTT"],"files":[{file}]}}}}"#),
+            "protocol: HTTP not offered",
+        ),
+    ];
+    for (job, document, _) in &jobs {
+        lab.create_job_with_document(job, document);
+    }
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    for (job, _, reason) in &jobs {
+        let (status, why) = lab.wait_for_end(job, &mut sim);
+        assert_eq!(status, "FAILED", "{job}: {why}");
+        assert!(why.starts_with(reason), "{job}: {why}");
+    }
+    sim.send("ota status");
+    sim.expect("app:     0.1.0", STEP);
+    sim.expect("app_ota: no image", STEP);
+}
+
+#[test]
+fn a_presigned_url_of_2000_bytes_downloads_and_the_update_succeeds() {
+    let lab = Lab::up("l");
+    let flash = lab.dir.join("flash.bin");
+    let image = sim_firmware("0.2.0").ota;
+    lab.create_job("long-url", &image, None);
+    // The URL the service mints without a session token, then a token that brings it to about
+    // 2,000 bytes (base64's '+' and '/' in it are percent-encoded: about 6 % more).
+    let presigned = lab.cloud(&["presign", &lab.object_key("long-url")]);
+    let base = json_string(&presigned, "\"url\": \"").unwrap().len();
+    let token = (1_990 - base - "&X-Amz-Security-Token=".len()) * 100 / 106;
+    lab.cloud(&["fault", "session-token", &token.to_string()]);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
+    rejoin_for_self_test(&mut sim);
+    assert_eq!(lab.wait_for_end("long-url", &mut sim).0, "SUCCEEDED");
+    // What the device fetched: the whole URL, scheme and host included, near 2,000 bytes.
+    let targets = lab.request_fields("long-url", &["target_bytes="]);
+    assert!(!targets.is_empty());
+    for target in targets {
+        let url = "https://s3.w800.test:8443".len() + target[0].parse::<usize>().unwrap();
+        assert!((1_950..=2_048).contains(&url), "a {url}-byte URL");
+    }
 }
