@@ -307,14 +307,19 @@ fn refused_files_end_failed_with_their_reason_and_v1_keeps_running() {
         ("not-newer", "version-not-newer"),
         ("oversize", "oversize"),
     ];
+    expect_failed_and_v1_kept(&lab, &mut sim, &expect);
+}
+
+/// Each job ends FAILED, in order, with a reason that begins as `expect` says; then `app`
+/// still holds v1, and nothing the bootloader would install is left in `app_ota`.
+fn expect_failed_and_v1_kept(lab: &Lab, sim: &mut Session, expect: &[(&str, &str)]) {
     for (job, reason) in expect {
-        let (status, why) = lab.wait_for_end(job, &mut sim);
+        let (status, why) = lab.wait_for_end(job, sim);
         assert_eq!(status, "FAILED", "{job}: {why}");
         assert!(why.starts_with(reason), "{job}: {why}");
     }
     sim.send("ota status");
     sim.expect("app:     0.1.0", STEP);
-    // Nothing the bootloader would install is left in app_ota.
     sim.expect("app_ota: no image", STEP);
 }
 
@@ -494,14 +499,8 @@ fn documents_that_are_not_a_usable_afr_ota_job_fail_with_the_reason_and_v1_keeps
     }
     let mut sim = lab.sim(&flash, &[]);
     start_agent(&mut sim);
-    for (job, _, reason) in &jobs {
-        let (status, why) = lab.wait_for_end(job, &mut sim);
-        assert_eq!(status, "FAILED", "{job}: {why}");
-        assert!(why.starts_with(reason), "{job}: {why}");
-    }
-    sim.send("ota status");
-    sim.expect("app:     0.1.0", STEP);
-    sim.expect("app_ota: no image", STEP);
+    let expect: Vec<(&str, &str)> = jobs.iter().map(|(job, _, why)| (*job, *why)).collect();
+    expect_failed_and_v1_kept(&lab, &mut sim, &expect);
 }
 
 #[test]
