@@ -1,7 +1,7 @@
 /* lwIP options of the firmware (the same on the sim and the chip). lwIP 2.1.3, NO_SYS=0 on
  * FreeRTOS, sockets API, core locking. Sizes are kept near the W800 SDK's (docs/w800.md, "The
- * vendor's AWS OTA example": TCP MAXRTX 12) while leaving room for two TLS connections and a
- * 4 KB+ window. */
+ * vendor's AWS OTA example": TCP MAXRTX 12); the receive window is sized for the OTA download's
+ * links, within the receive pool (docs/performance.md, "The receive window and its RAM"). */
 #ifndef LWIPOPTS_H
 #define LWIPOPTS_H
 
@@ -20,10 +20,17 @@
 #define DEFAULT_THREAD_PRIO         4
 #define DEFAULT_RAW_RECVMBOX_SIZE   8
 #define DEFAULT_UDP_RECVMBOX_SIZE   8
-#define DEFAULT_TCP_RECVMBOX_SIZE   16
+/* One entry per received segment until the task reads it: room for a full window (TCP_WND)
+ * of segments and then some, since a segment the mailbox refuses stalls the connection. The
+ * mailbox is a FreeRTOS queue of pointers: 4 bytes of heap per entry and TCP connection. */
+#define DEFAULT_TCP_RECVMBOX_SIZE   32
 #define DEFAULT_ACCEPTMBOX_SIZE     4
 
-/* Memory: lwIP's own heap and pools, not the FreeRTOS heap. */
+/* Memory: lwIP's own heap and pools, not the FreeRTOS heap; all static (.bss). MEM_SIZE holds
+ * what is sent (TCP_SND_BUF per connection) and the headers lwIP makes; every received frame
+ * takes one PBUF_POOL buffer (1,552 bytes with its pbuf) until the task reads its data, so the
+ * pool bounds the receive windows: 24 buffers (37 KB) hold one TCP_WND of 20 segments and leave
+ * 4 for the other connection, ARP, DHCP and DNS. */
 #define MEM_ALIGNMENT               4
 #define MEM_SIZE                    (24 * 1024)
 #define MEMP_NUM_PBUF               16
@@ -57,9 +64,14 @@
 #define LWIP_NETIF_STATUS_CALLBACK  1
 #define LWIP_NETIF_HOSTNAME         1
 
-/* TCP: a 4-segment window, the vendor's retransmission limits. */
+/* TCP: the vendor's retransmission limits. The receive window covers the bandwidth-delay
+ * product of the OTA download's links with a sixth to spare (10 Mbit/s x 20 ms = 25,000 bytes;
+ * 1 Mbit/s x 150 ms = 18,750), so the server never waits for it; a window of 4 segments
+ * capped the download at 5,840 bytes per round trip, 22-52 % of those links' limits. It
+ * costs no static RAM: its data sits in PBUF_POOL buffers, which must hold it (lwIP's sanity
+ * check: TCP_WND <= PBUF_POOL_SIZE x (PBUF_POOL_BUFSIZE - headers), 35,568 bytes here). */
 #define TCP_MSS                     1460
-#define TCP_WND                     (4 * TCP_MSS)
+#define TCP_WND                     (20 * TCP_MSS)
 #define TCP_SND_BUF                 (4 * TCP_MSS)
 #define TCP_SND_QUEUELEN            (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_MAXRTX                  12
