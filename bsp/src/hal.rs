@@ -42,6 +42,48 @@ impl FlashGeometry {
         sector_size: 4096,
         page_size: 256,
     };
+
+    /// The NOR rules every board's flash keeps (the sim's and QEMU's stand-ins, the W800's
+    /// driver): `offset..offset + len` inside the flash, as a length.
+    pub fn check_range(&self, offset: u32, len: usize) -> Result<u32, FlashError> {
+        let len32 = u32::try_from(len).map_err(|_| FlashError::OutOfRange {
+            offset,
+            len: u32::MAX,
+        })?;
+        match offset.checked_add(len32) {
+            Some(end) if end <= self.size => Ok(len32),
+            _ => Err(FlashError::OutOfRange { offset, len: len32 }),
+        }
+    }
+
+    /// An erase of the sector at `offset`: inside the flash and at a sector's start.
+    pub fn check_erase(&self, offset: u32) -> Result<(), FlashError> {
+        self.check_range(offset, self.sector_size as usize)?;
+        if !offset.is_multiple_of(self.sector_size) {
+            return Err(FlashError::UnalignedErase { offset });
+        }
+        Ok(())
+    }
+
+    /// A program of `len` bytes at `offset`: inside the flash and within one page; its length.
+    pub fn check_program(&self, offset: u32, len: usize) -> Result<u32, FlashError> {
+        let len = self.check_range(offset, len)?;
+        if len > 0 && offset / self.page_size != (offset + len - 1) / self.page_size {
+            return Err(FlashError::CrossesPage { offset, len });
+        }
+        Ok(len)
+    }
+}
+
+/// Programming `new` over `old` (the same bytes of the flash, at `offset`) can only clear
+/// bits: the first byte that would need a 0 turned into a 1, refused.
+pub fn check_bits_clear_only(offset: u32, old: &[u8], new: &[u8]) -> Result<(), FlashError> {
+    match old.iter().zip(new).position(|(o, n)| o & n != *n) {
+        Some(i) => Err(FlashError::BitsNotErased {
+            offset: offset + i as u32,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Why a flash operation was refused. A refused operation changes nothing.

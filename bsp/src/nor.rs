@@ -5,7 +5,7 @@
 //! only clear bits, everything stays inside the chip. On the chip, programming a 0 back to 1
 //! silently leaves the 0; here it is refused, so that such a bug shows up in tests.
 
-use crate::hal::{Flash, FlashError, FlashGeometry};
+use crate::hal::{check_bits_clear_only, Flash, FlashError, FlashGeometry};
 
 /// Where a simulated flash keeps its bytes. Ranges passed in are already checked.
 pub trait NorStore: Send {
@@ -51,17 +51,6 @@ impl<S: NorStore> SimulatedNor<S> {
     pub fn new(store: S, geometry: FlashGeometry) -> Self {
         SimulatedNor { store, geometry }
     }
-
-    fn check_range(&self, offset: u32, len: usize) -> Result<u32, FlashError> {
-        let len32 = u32::try_from(len).map_err(|_| FlashError::OutOfRange {
-            offset,
-            len: u32::MAX,
-        })?;
-        match offset.checked_add(len32) {
-            Some(end) if end <= self.geometry.size => Ok(len32),
-            _ => Err(FlashError::OutOfRange { offset, len: len32 }),
-        }
-    }
 }
 
 impl<S: NorStore> Flash for SimulatedNor<S> {
@@ -70,16 +59,13 @@ impl<S: NorStore> Flash for SimulatedNor<S> {
     }
 
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        self.check_range(offset, buf.len())?;
+        self.geometry.check_range(offset, buf.len())?;
         self.store.load(offset, buf)
     }
 
     fn erase_sector(&mut self, offset: u32) -> Result<(), FlashError> {
         let sector = self.geometry.sector_size;
-        self.check_range(offset, sector as usize)?;
-        if !offset.is_multiple_of(sector) {
-            return Err(FlashError::UnalignedErase { offset });
-        }
+        self.geometry.check_erase(offset)?;
         let erased = [0xFFu8; 256];
         let mut at = offset;
         while at < offset + sector {
@@ -90,13 +76,9 @@ impl<S: NorStore> Flash for SimulatedNor<S> {
     }
 
     fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        let len = self.check_range(offset, data.len())?;
-        let page = self.geometry.page_size;
+        let len = self.geometry.check_program(offset, data.len())?;
         if data.is_empty() {
             return Ok(());
-        }
-        if offset / page != (offset + len - 1) / page {
-            return Err(FlashError::CrossesPage { offset, len });
         }
         let mut old = [0u8; 256];
         let old = old
@@ -104,11 +86,7 @@ impl<S: NorStore> Flash for SimulatedNor<S> {
             .ok_or(FlashError::CrossesPage { offset, len })?;
         self.store.load(offset, old)?;
         // Check the whole range before storing anything, so a refused program changes nothing.
-        if let Some(i) = old.iter().zip(data).position(|(o, n)| o & n != *n) {
-            return Err(FlashError::BitsNotErased {
-                offset: offset + i as u32,
-            });
-        }
+        check_bits_clear_only(offset, old, data)?;
         self.store.store(offset, data)
     }
 }

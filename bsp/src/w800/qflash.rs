@@ -18,7 +18,7 @@
 
 use super::bus::Bus;
 use super::XIP_BASE;
-use crate::hal::{Flash, FlashError, FlashGeometry};
+use crate::hal::{check_bits_clear_only, Flash, FlashError, FlashGeometry};
 use core::ops::Range;
 
 /// The controller's registers (`wm_flash_reg_struct.h`).
@@ -259,22 +259,6 @@ impl<C: Controller> QFlash<C> {
         self.geometry.unwrap_or(FlashGeometry::W800)
     }
 
-    fn size(&self) -> u32 {
-        self.layout().size
-    }
-
-    /// `offset..offset + len` inside the chip, as a length.
-    fn check_range(&self, offset: u32, len: usize) -> Result<u32, FlashError> {
-        let len32 = u32::try_from(len).map_err(|_| FlashError::OutOfRange {
-            offset,
-            len: u32::MAX,
-        })?;
-        match offset.checked_add(len32) {
-            Some(end) if end <= self.size() => Ok(len32),
-            _ => Err(FlashError::OutOfRange { offset, len: len32 }),
-        }
-    }
-
     /// Whether `offset..offset + len` may be erased or programmed.
     fn check_writable(&self, offset: u32, len: u32) -> Result<(), FlashError> {
         if self.geometry.is_none() {
@@ -304,17 +288,14 @@ impl<C: Controller + Send> Flash for QFlash<C> {
     }
 
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        self.check_range(offset, buf.len())?;
+        self.layout().check_range(offset, buf.len())?;
         self.bus.read_memory(XIP_BASE + offset as usize, buf);
         Ok(())
     }
 
     fn erase_sector(&mut self, offset: u32) -> Result<(), FlashError> {
         let sector = self.geometry().sector_size;
-        self.check_range(offset, sector as usize)?;
-        if !offset.is_multiple_of(sector) {
-            return Err(FlashError::UnalignedErase { offset });
-        }
+        self.layout().check_erase(offset)?;
         self.check_writable(offset, sector)?;
         self.run(Command::sector_erase(offset))?;
         // Small reads: this runs on the stacks of the shell and the OTA download task.
@@ -331,14 +312,11 @@ impl<C: Controller + Send> Flash for QFlash<C> {
     }
 
     fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        let len = self.check_range(offset, data.len())?;
+        let len = self.layout().check_program(offset, data.len())?;
         if data.is_empty() {
             return Ok(());
         }
         let page_size = self.geometry().page_size;
-        if offset / page_size != (offset + len - 1) / page_size {
-            return Err(FlashError::CrossesPage { offset, len });
-        }
         self.check_writable(offset, len)?;
 
         // The page as it is; programming can only clear bits, so a 1 over a 0 is refused
@@ -350,11 +328,7 @@ impl<C: Controller + Send> Flash for QFlash<C> {
             .get_mut(at..at + data.len())
             .ok_or(FlashError::CrossesPage { offset, len })?;
         self.read(offset, old)?;
-        if let Some(i) = old.iter().zip(data).position(|(o, n)| o & n != *n) {
-            return Err(FlashError::BitsNotErased {
-                offset: offset + i as u32,
-            });
-        }
+        check_bits_clear_only(offset, old, data)?;
 
         // The whole page goes out, 0xFF (which changes nothing) around the new bytes, as the
         // vendor programs pages.
