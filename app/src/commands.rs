@@ -8,7 +8,7 @@ mod mqtt;
 mod network;
 mod ota;
 
-use crate::config::{FLASH_PROTECTED_END, FLASH_READ_MAX, FLASH_WRITE_MAX};
+use crate::config::{FLASH_PROTECTED_END, FLASH_READ_MAX, FLASH_WRITE_MAX, FREE_SETTLE};
 use crate::layout;
 use crate::services::Services;
 use crate::shell::command::{Command, CommandError, CommandResult, Context};
@@ -200,6 +200,9 @@ fn free(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     if !args.is_empty() {
         return Err(CommandError::Usage);
     }
+    // A task that ended is freed by the idle task, which runs only when every other task
+    // waits: waiting here first lets it, so a task that just ended does not count as used.
+    kernel::delay(FREE_SETTLE);
     let heap = kernel::heap_stats();
     writeln!(
         ctx.out,

@@ -28,6 +28,9 @@ pub const SHELL_STACK_WORDS: u16 = 2816;
 pub const SHELL_PRIORITY: Priority = 5;
 /// How long the shell sleeps when the console has nothing, in milliseconds.
 pub const CONSOLE_POLL_MS: u64 = 10;
+/// How long `free` waits before it reads the heap, for the idle task to free the stacks of
+/// tasks that just ended.
+pub const FREE_SETTLE: Duration = Duration::from_millis(20);
 
 // Network.
 
