@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
-use wifi::{AccessPoint, SimWifi};
+use wifi::{AccessPoint, SimWifi, DEFAULT_MAC};
 
 /// The environment variable that carries the reset reason into the next run.
 pub const RESET_REASON_ENV: &str = "W800_SIM_RESET_REASON";
@@ -43,6 +43,9 @@ pub struct SimOptions {
     pub flash: PathBuf,
     /// The TAP device the radio talks through (`--tap NAME`), made by `scripts/testnet`.
     pub tap: Option<String>,
+    /// The station's MAC address (`--mac 02:..`): sims that share a test network each need
+    /// their own, for the bridge and for DHCP.
+    pub mac: [u8; 6],
     /// The simulated access points (`--ap SSID:PASSPHRASE`, repeatable; default the seed's).
     pub access_points: Vec<AccessPoint>,
     /// How the radio link is impaired (`--impair SPEC`, see [`ImpairConfig::parse`]).
@@ -73,6 +76,7 @@ impl SimOptions {
         let mut options = SimOptions {
             flash: PathBuf::from(Self::DEFAULT_FLASH),
             tap: None,
+            mac: DEFAULT_MAC,
             access_points: Vec::new(),
             impairment: ImpairConfig::default(),
             ca: None,
@@ -89,6 +93,7 @@ impl SimOptions {
             match arg.to_str() {
                 Some("--flash") => options.flash = PathBuf::from(value()?),
                 Some("--tap") => options.tap = Some(value()?.to_owned()),
+                Some("--mac") => options.mac = wifi::parse_mac(value()?).ok_or(SimError::Usage)?,
                 Some("--ap") => options
                     .access_points
                     .push(AccessPoint::parse(value()?).ok_or(SimError::Usage)?),
@@ -142,7 +147,7 @@ impl fmt::Display for SimError {
         match self {
             SimError::Usage => write!(
                 f,
-                "usage: w800-sim --version | [--flash FILE] [--tap NAME] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
+                "usage: w800-sim --version | [--flash FILE] [--tap NAME] [--mac MAC] [--ap SSID:PASSPHRASE]... [--impair SPEC] \
                  [--ca FILE] [--cert FILE --key FILE] [--code-signing FILE] [--https-ca FILE] [--config FILE]"
             ),
             SimError::Impairment(e) => write!(f, "--impair: {e}"),
@@ -231,6 +236,7 @@ impl SimBoard {
         }
         let wifi = SimWifi::new(
             options.tap.as_deref(),
+            options.mac,
             options.access_points.clone(),
             options.impairment,
         )
@@ -697,6 +703,8 @@ mod tests {
             "sim",
             "--tap",
             "t0",
+            "--mac",
+            "02:57:38:30:30:14",
             "--ap",
             "lab:secret123",
             "--impair",
@@ -704,6 +712,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(o.tap.as_deref(), Some("t0"));
+        assert_eq!(o.mac, [0x02, 0x57, 0x38, 0x30, 0x30, 0x14]);
+        assert_eq!(SimOptions::parse(args(&["sim"])).unwrap().mac, DEFAULT_MAC);
+        assert!(SimOptions::parse(args(&["sim", "--mac", "01:00:5e:00:00:01"])).is_err());
         assert_eq!(o.access_points.len(), 1);
         assert_eq!(o.access_points[0].ssid, "lab");
         assert_eq!(o.impairment.loss_ppm, 10_000);

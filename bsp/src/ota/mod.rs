@@ -31,6 +31,7 @@
 
 pub mod content;
 pub mod install;
+pub mod journal;
 pub mod pal;
 pub mod record;
 

@@ -19,11 +19,15 @@
 //! file refused for its signature can still be staged with the right one.
 
 use super::content::{self, Discard, FileHeader};
+use super::journal::{
+    DownloadIdentity, Progress, IDENTITY_LEN, IDENTITY_OFFSET, PROGRESS_LEN, PROGRESS_OFFSET,
+};
 use super::record::{
     KeptHeader, RecordRepr, RecordState, KEPT_HEADER_LEN, KEPT_HEADER_OFFSET, RECORD_LEN,
     STATE_OFFSET,
 };
 use super::{ImageSignature, OtaError, Slots, Workspace};
+use crate::format::crc::JamCrc;
 use crate::format::image::{ImageHeader, ImageHeaderRepr, HEADER_LEN};
 use crate::hal::Flash;
 
@@ -48,6 +52,13 @@ pub struct IncomingFile {
     header: [u8; HEADER_LEN],
     /// Bit `i` set: `header[i]` has arrived.
     arrived: u64,
+    /// The file's first `prefix` bytes have all arrived (blocks in order extend it).
+    prefix: u32,
+    /// The JAMCRC register over the body bytes of the prefix (from [`HEADER_LEN`]).
+    prefix_crc: JamCrc,
+    /// For a download with a journal ([`create_download`], [`resume_download`]): the index
+    /// of the next progress entry.
+    journal: Option<u32>,
 }
 
 /// [`IncomingFile::arrived`] with every header byte there.
@@ -68,6 +79,23 @@ impl IncomingFile {
     /// The file's header, once all its bytes have arrived.
     pub fn header(&self) -> Option<&[u8; HEADER_LEN]> {
         (self.arrived == HEADER_COMPLETE).then_some(&self.header)
+    }
+
+    /// How many bytes of the file, from its start, are in flash without a gap: where a
+    /// resumed download goes on.
+    pub fn prefix(&self) -> u32 {
+        self.prefix
+    }
+
+    fn new(len: u32, header: [u8; HEADER_LEN], arrived: u64) -> IncomingFile {
+        IncomingFile {
+            len,
+            header,
+            arrived,
+            prefix: 0,
+            prefix_crc: JamCrc::new(),
+            journal: None,
+        }
     }
 
     /// Takes the header bytes of a block that starts at `offset` (below [`HEADER_LEN`]). A
@@ -114,11 +142,83 @@ pub fn create_file<F: Flash + ?Sized>(
         flash.erase_sector(at)?;
         at += sector;
     }
-    Ok(IncomingFile {
-        len: file_len,
-        header: [0xFF; HEADER_LEN],
-        arrived: 0,
-    })
+    Ok(IncomingFile::new(file_len, [0xFF; HEADER_LEN], 0))
+}
+
+/// [`create_file`] for a download that a restart may cut short: the record sector also gets
+/// the file's [`DownloadIdentity`] (before any block), and [`write_block`] then adds a
+/// progress entry each time the blocks received in order reach a sector boundary, so that
+/// [`resume_download`] can go on from there (see [`super::journal`]).
+pub fn create_download<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    identity: &DownloadIdentity,
+) -> Result<IncomingFile, OtaError> {
+    let mut file = create_file(flash, slots, identity.file_len)?;
+    flash.program(
+        slots.record_offset() + IDENTITY_OFFSET,
+        &identity.to_bytes(),
+    )?;
+    file.journal = Some(0);
+    Ok(file)
+}
+
+/// The download `app_ota` was receiving when it stopped, if its journal names one and no file
+/// was staged since.
+pub fn pending_download<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<Option<DownloadIdentity>, OtaError> {
+    if record(flash, slots)?.is_some() {
+        return Ok(None);
+    }
+    let mut raw = [0u8; IDENTITY_LEN];
+    flash.read(slots.record_offset() + IDENTITY_OFFSET, &mut raw)?;
+    Ok(DownloadIdentity::parse(&raw).ok())
+}
+
+/// Opens again the download of `identity` that a restart cut short, to take the blocks it
+/// lacks: `None` when the journal is another file's (or none), when nothing of it can be
+/// trusted, or when a file was staged since. What the last progress entry vouches for is read
+/// back and must match its CRC (and the kept header must be there); every sector after it
+/// that is not erased (a block torn by the power cut) is erased, so the rest can be
+/// programmed. Anything that does not check out means starting over ([`create_download`]).
+pub fn resume_download<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    identity: &DownloadIdentity,
+) -> Result<Option<IncomingFile>, OtaError> {
+    if pending_download(flash, slots)?.as_ref() != Some(identity)
+        || identity.file_len > slots.file_capacity()
+    {
+        return Ok(None);
+    }
+    let (last, next) = last_progress(flash, slots)?;
+    let progress = last.unwrap_or(Progress {
+        written: 0,
+        body_crc: JamCrc::new().value(),
+    });
+    if progress.written > identity.file_len {
+        return Ok(None);
+    }
+    let mut file = IncomingFile::new(identity.file_len, [0xFF; HEADER_LEN], 0);
+    if progress.written >= HEADER_LEN as u32 {
+        let Some(header) = kept_header(flash, slots)? else {
+            return Ok(None);
+        };
+        file.header = header;
+        file.arrived = HEADER_COMPLETE;
+        let body_crc = crc_of(flash, slots.app_ota.offset, HEADER_LEN as u32, progress.written)?;
+        if body_crc.value() != progress.body_crc {
+            return Ok(None);
+        }
+        file.prefix_crc = body_crc;
+    }
+    let end = slots.app_ota.offset + identity.file_len.max(HEADER_LEN as u32);
+    erase_unless_blank(flash, slots.app_ota.offset + progress.written, end)?;
+    file.prefix = progress.written;
+    file.journal = Some(next);
+    Ok(Some(file))
 }
 
 /// The file already in `app_ota`, to be checked (and staged) by [`close_file`], or to take
@@ -142,11 +242,11 @@ pub fn open_file<F: Flash + ?Sized>(
             (kept, repr)
         }
     };
-    Ok(IncomingFile {
-        len: repr.img_len.saturating_add(HEADER_LEN as u32),
+    Ok(IncomingFile::new(
+        repr.img_len.saturating_add(HEADER_LEN as u32),
         header,
-        arrived: HEADER_COMPLETE,
-    })
+        HEADER_COMPLETE,
+    ))
 }
 
 /// Takes `data` at `offset` of the file: the bytes below [`HEADER_LEN`] into `file` (and, once
@@ -182,6 +282,120 @@ pub fn write_block<F: Flash + ?Sized>(
     program_span(flash, slots.app_ota.offset + body_from, body_part)?;
     if let Some(header) = file.header().filter(|_| !header_part.is_empty()) {
         keep_header(flash, slots, header)?;
+    }
+    if file.journal.is_some() && offset <= file.prefix && file.prefix < end {
+        extend_prefix(flash, slots, file, offset, data, end)?;
+    }
+    Ok(())
+}
+
+/// Adds the bytes of a block that reaches past the file's prefix to it, and journals the new
+/// prefix when it ends on a sector boundary of `app_ota` or at the file's end (after the
+/// block's program: an entry only ever vouches for bytes already in flash).
+fn extend_prefix<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    file: &mut IncomingFile,
+    offset: u32,
+    data: &[u8],
+    end: u32,
+) -> Result<(), OtaError> {
+    let from = file.prefix.max(HEADER_LEN as u32).min(end);
+    if let Some(new) = data.get((from - offset) as usize..) {
+        file.prefix_crc.update(new);
+    }
+    file.prefix = end;
+    let sector = flash.geometry().sector_size;
+    let due = end.is_multiple_of(sector) || end == file.len;
+    let Some(index) = file.journal.filter(|_| due && file.header().is_some()) else {
+        return Ok(());
+    };
+    // A full journal keeps its last entry: a resume then starts from there.
+    if let Some(at) = progress_slot(flash, slots, index) {
+        let entry = Progress {
+            written: end,
+            body_crc: file.prefix_crc.value(),
+        };
+        flash.program(at, &entry.to_bytes())?;
+        file.journal = Some(index + 1);
+    }
+    Ok(())
+}
+
+/// The flash offset of progress entry `index`, if the record sector has room for it.
+fn progress_slot<F: Flash + ?Sized>(flash: &F, slots: &Slots, index: u32) -> Option<u32> {
+    let sector = flash.geometry().sector_size;
+    let at = PROGRESS_OFFSET.checked_add(index.checked_mul(PROGRESS_LEN as u32)?)?;
+    (at + PROGRESS_LEN as u32 <= sector).then_some(slots.record_offset() + at)
+}
+
+/// The last valid progress entry and the index after the last programmed one (a torn entry
+/// is skipped, never programmed over).
+fn last_progress<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<(Option<Progress>, u32), OtaError> {
+    let mut last = None;
+    let mut next = 0;
+    let mut index = 0;
+    while let Some(at) = progress_slot(flash, slots, index) {
+        let mut raw = [0u8; PROGRESS_LEN];
+        flash.read(at, &mut raw)?;
+        index += 1;
+        if raw.iter().all(|b| *b == 0xFF) {
+            continue;
+        }
+        next = index;
+        if let Ok(entry) = Progress::parse(&raw) {
+            last = Some(entry);
+        }
+    }
+    Ok((last, next))
+}
+
+/// The JAMCRC of the file's bytes `from..to`, read from `app_ota` at `base`.
+fn crc_of<F: Flash + ?Sized>(
+    flash: &mut F,
+    base: u32,
+    from: u32,
+    to: u32,
+) -> Result<JamCrc, OtaError> {
+    let mut crc = JamCrc::new();
+    let mut chunk = [0u8; 256];
+    let mut at = from;
+    while at < to {
+        let len = (to - at).min(chunk.len() as u32) as usize;
+        let piece = chunk.get_mut(..len).unwrap_or_default();
+        flash.read(base + at, piece)?;
+        crc.update(piece);
+        at += len as u32;
+    }
+    Ok(crc)
+}
+
+/// Erases every sector from `from` (a sector's start) up to `end` that is not blank.
+fn erase_unless_blank<F: Flash + ?Sized>(
+    flash: &mut F,
+    from: u32,
+    end: u32,
+) -> Result<(), OtaError> {
+    let sector = flash.geometry().sector_size;
+    let mut chunk = [0u8; 256];
+    let mut at = from;
+    while at < end {
+        let mut blank = true;
+        let mut offset = 0;
+        while blank && offset < sector {
+            let len = (sector - offset).min(chunk.len() as u32) as usize;
+            let piece = chunk.get_mut(..len).unwrap_or_default();
+            flash.read(at + offset, piece)?;
+            blank = piece.iter().all(|b| *b == 0xFF);
+            offset += len as u32;
+        }
+        if !blank {
+            flash.erase_sector(at)?;
+        }
+        at += sector;
     }
     Ok(())
 }

@@ -828,3 +828,192 @@ fn a_file_without_its_header_or_of_another_length_is_refused() {
     assert!(vendor_header(&mut flash).is_err());
     assert_eq!(record_state(&mut flash), None);
 }
+
+/// A flash whose power goes during an operation: the first `budget` operations complete, the
+/// next one fails, a program after programming only the first half of its bytes (a torn
+/// program), and every later one fails too.
+struct Tearing<'f> {
+    inner: &'f mut TestFlash,
+    budget: u32,
+    dead: bool,
+}
+
+impl Flash for Tearing<'_> {
+    fn geometry(&self) -> FlashGeometry {
+        self.inner.geometry()
+    }
+
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), crate::hal::FlashError> {
+        self.inner.read(offset, buf)
+    }
+
+    fn erase_sector(&mut self, offset: u32) -> Result<(), crate::hal::FlashError> {
+        if self.spend() {
+            return self.inner.erase_sector(offset);
+        }
+        // An erase cut short is taken as not begun (the resume checks what it finds anyway).
+        self.dead = true;
+        Err(crate::hal::FlashError::Io)
+    }
+
+    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), crate::hal::FlashError> {
+        if self.spend() {
+            return self.inner.program(offset, data);
+        }
+        if !core::mem::replace(&mut self.dead, true) {
+            let _ = self.inner.program(offset, &data[..data.len() / 2]);
+        }
+        Err(crate::hal::FlashError::Io)
+    }
+}
+
+impl Tearing<'_> {
+    /// Whether there is power for one more operation.
+    fn spend(&mut self) -> bool {
+        match self.budget.checked_sub(1).filter(|_| !self.dead) {
+            Some(left) => {
+                self.budget = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn identity(job: &str, file: &[u8]) -> journal::DownloadIdentity {
+    journal::DownloadIdentity::new(job, 3, file.len() as u32).unwrap()
+}
+
+/// Writes the 4 KiB blocks of `file` from `from` on, in order, until the flash fails; returns
+/// how many were written.
+fn download_from(flash: &mut impl Flash, incoming: &mut IncomingFile, file: &[u8]) -> usize {
+    let from = incoming.prefix() as usize;
+    file[from..]
+        .chunks(4096)
+        .enumerate()
+        .take_while(|(index, block)| {
+            let offset = (from + index * 4096) as u32;
+            write_block(flash, &slots(), incoming, offset, block).is_ok()
+        })
+        .count()
+}
+
+#[test]
+fn a_download_cut_by_power_loss_anywhere_resumes_from_its_last_sector_and_stages() {
+    let file = xz_ota_file("4.0.0", &app_binary(21, 60_000));
+    let blocks = file.len().div_ceil(4096);
+    assert!(blocks >= 4, "{blocks} blocks");
+    let id = identity("job-resume", &file);
+    // Every erase and program of the whole download in turn is the one the power cut hits.
+    let operations = {
+        let mut flash = factory_flash();
+        let mut counting = Tearing {
+            inner: &mut flash,
+            budget: u32::MAX - 1,
+            dead: false,
+        };
+        let mut incoming = pal::create_download(&mut counting, &slots(), &id).unwrap();
+        assert_eq!(download_from(&mut counting, &mut incoming, &file), blocks);
+        u32::MAX - 1 - counting.budget
+    };
+    assert!(operations > 16 * blocks as u32, "{operations} operations");
+    for budget in 0..=operations {
+        let mut flash = factory_flash();
+        let written = {
+            let mut tearing = Tearing {
+                inner: &mut flash,
+                budget,
+                dead: false,
+            };
+            match pal::create_download(&mut tearing, &slots(), &id) {
+                Ok(mut incoming) => download_from(&mut tearing, &mut incoming, &file),
+                Err(_) => 0,
+            }
+        };
+        // Power is back: the journal says where to go on, or nothing is trusted.
+        let mut incoming = match pal::resume_download(&mut flash, &slots(), &id).unwrap() {
+            Some(incoming) => incoming,
+            None => pal::create_download(&mut flash, &slots(), &id).unwrap(),
+        };
+        let prefix = incoming.prefix() as usize;
+        assert!(
+            prefix.is_multiple_of(4096) || prefix == file.len(),
+            "budget {budget}: {prefix}"
+        );
+        // At most the block the cut hit, and the one whose entry it kept out, come again.
+        assert!(
+            prefix >= written.saturating_sub(1) * 4096,
+            "budget {budget}: {written} blocks written, resumed at {prefix}"
+        );
+        assert_eq!(download_from(&mut flash, &mut incoming, &file), {
+            (file.len() - prefix).div_ceil(4096)
+        });
+        close(&mut flash, incoming, &sign(&file))
+            .unwrap_or_else(|e| panic!("budget {budget}: {e}"));
+        assert!(matches!(
+            install(&mut flash),
+            Ok(InstallOutcome::Installed(_))
+        ));
+        assert_eq!(app_version(&mut flash), "4.0.0", "budget {budget}");
+    }
+}
+
+#[test]
+fn a_journal_is_believed_only_for_the_same_download_and_the_same_bytes() {
+    let file = xz_ota_file("4.1.0", &app_binary(22, 60_000));
+    let id = identity("job-a", &file);
+    let mut flash = factory_flash();
+    let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
+    for (index, block) in file.chunks(4096).enumerate().take(3) {
+        write_block(&mut flash, &slots(), &mut incoming, index as u32 * 4096, block).unwrap();
+    }
+    assert_eq!(
+        pal::pending_download(&mut flash, &slots()).unwrap(),
+        Some(id.clone())
+    );
+    // Another job, or another execution of the same job, starts over.
+    let other_job = identity("job-b", &file);
+    let next_execution = journal::DownloadIdentity {
+        execution: 4,
+        ..id.clone()
+    };
+    for other in [other_job, next_execution] {
+        assert_eq!(pal::resume_download(&mut flash, &slots(), &other), Ok(None));
+    }
+    let resumed = pal::resume_download(&mut flash, &slots(), &id).unwrap();
+    assert_eq!(resumed.map(|f| f.prefix()), Some(3 * 4096));
+
+    // A bit of the body that changed since (programming only clears bits) is caught.
+    let mut byte = [0u8; 1];
+    flash.read(APP_OTA + 5000, &mut byte).unwrap();
+    let cleared = byte[0] & (byte[0].wrapping_sub(1));
+    assert_ne!(cleared, byte[0], "the test needs a byte with a bit set");
+    flash.program(APP_OTA + 5000, &[cleared]).unwrap();
+    assert_eq!(pal::resume_download(&mut flash, &slots(), &id), Ok(None));
+}
+
+#[test]
+fn a_staged_or_aborted_file_has_no_pending_download() {
+    let file = xz_ota_file("4.2.0", &app_binary(23, 60_000));
+    let id = identity("job-staged", &file);
+    let mut flash = factory_flash();
+    let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
+    assert_eq!(download_from(&mut flash, &mut incoming, &file), file.len().div_ceil(4096));
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    assert_eq!(pal::pending_download(&mut flash, &slots()), Ok(None));
+    assert_eq!(pal::resume_download(&mut flash, &slots(), &id), Ok(None));
+
+    let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
+    download_from(&mut flash, &mut incoming, &file[..8192]);
+    abort_file(&mut flash, &slots()).unwrap();
+    assert_eq!(pal::pending_download(&mut flash, &slots()), Ok(None));
+}
+
+#[test]
+fn a_file_created_without_an_identity_keeps_no_journal() {
+    let file = xz_ota_file("4.3.0", &app_binary(24, 60_000));
+    let mut flash = factory_flash();
+    let mut incoming = create_file(&mut flash, &slots(), file.len() as u32).unwrap();
+    download_from(&mut flash, &mut incoming, &file[..8192]);
+    assert_eq!(pal::pending_download(&mut flash, &slots()), Ok(None));
+}

@@ -31,6 +31,21 @@ const NEVER: u64 = u64::MAX;
 
 type Queue = Impairment<QUEUE_FRAMES, FRAME_MAX>;
 
+/// The station's MAC address unless `--mac` gives another: locally administered, unicast.
+pub const DEFAULT_MAC: [u8; 6] = [0x02, 0x57, 0x38, 0x30, 0x30, 0x01];
+
+/// Parses a MAC address as `ip link` prints it (`02:57:38:30:30:01`); a multicast address
+/// (the first octet's low bit set) is refused, since a station's own address is unicast.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut octets = text.split(':');
+    for byte in &mut mac {
+        let octet = octets.next().filter(|octet| octet.len() == 2)?;
+        *byte = u8::from_str_radix(octet, 16).ok()?;
+    }
+    (octets.next().is_none() && mac[0] & 1 == 0).then_some(mac)
+}
+
 /// A simulated access point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessPoint {
@@ -235,16 +250,18 @@ pub struct SimWifi {
     hardware: Option<&'static Hardware>,
     access_points: Vec<AccessPoint>,
     associated: bool,
+    mac: [u8; 6],
     to_air: &'static mut Queue,
     from_air: &'static mut Queue,
     started: Instant,
 }
 
 impl SimWifi {
-    /// A radio on the TAP device `tap` (none: `connect` reports no radio), with its host
-    /// thread.
+    /// A radio with address `mac` on the TAP device `tap` (none: `connect` reports no radio),
+    /// with its host thread.
     pub fn new(
         tap: Option<&str>,
+        mac: [u8; 6],
         access_points: Vec<AccessPoint>,
         impairment: ImpairConfig,
     ) -> io::Result<SimWifi> {
@@ -256,6 +273,7 @@ impl SimWifi {
             hardware,
             access_points,
             associated: false,
+            mac,
             to_air: in_host_memory(Queue::new(impairment)),
             from_air: in_host_memory(Queue::new(reverse)),
             started,
@@ -385,8 +403,7 @@ fn open_tap(name: &str) -> io::Result<i32> {
 
 impl Wifi for SimWifi {
     fn mac(&self) -> [u8; 6] {
-        // Locally administered, unicast.
-        [0x02, 0x57, 0x38, 0x30, 0x30, 0x01]
+        self.mac
     }
 
     fn set_irq(&mut self, irq: &'static dyn RadioIrq) {
@@ -463,6 +480,26 @@ mod tests {
     }
 
     #[test]
+    fn mac_addresses_parse_as_ip_link_prints_them_and_must_be_unicast() {
+        assert_eq!(parse_mac("02:57:38:30:30:01"), Some(DEFAULT_MAC));
+        assert_eq!(
+            parse_mac("02:aB:00:00:10:ff"),
+            Some([0x02, 0xAB, 0x00, 0x00, 0x10, 0xFF])
+        );
+        // Multicast, too short, too long, a short octet, not hex.
+        for bad in [
+            "03:57:38:30:30:01",
+            "02:57:38:30:30",
+            "02:57:38:30:30:01:00",
+            "02:57:38:30:30:1",
+            "02:57:38:30:30:0g",
+            "",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn the_timer_finds_the_next_edge_of_a_flapping_link() {
         let flapping = ImpairConfig::parse("flap=1000/100").unwrap();
         // Up for 900 ms of every second, then down for 100 ms.
@@ -477,6 +514,7 @@ mod tests {
     fn without_a_tap_device_there_is_no_radio() {
         let mut wifi = SimWifi::new(
             None,
+            DEFAULT_MAC,
             vec![AccessPoint::seed_default()],
             ImpairConfig::default(),
         )

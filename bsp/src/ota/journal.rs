@@ -1,0 +1,318 @@
+//! The download journal: what lets a download that a restart or a power cut stopped go on
+//! where it stopped, instead of from the first byte. It lives in the record sector of
+//! `app_ota` (see [`super::record`]) after the record and the kept header, so the same erase
+//! that starts a new file (`create_file`) or gives one up (`abort_file`) clears it: the
+//! journal always describes the file `app_ota` receives, never an older one.
+//!
+//! Two kinds of entries, each programmed once into erased flash and each with its own JAMCRC,
+//! so that a program torn by power loss reads as "no entry", never as a wrong one:
+//!
+//! * the **download identity**, at [`IDENTITY_OFFSET`] (a page of its own): which job's file
+//!   this is (the AWS IoT Jobs `jobId` and `executionNumber`) and its length. It is written
+//!   right after the erase, before any block, so a journal never describes a file of
+//!   another job;
+//! * **progress entries**, from [`PROGRESS_OFFSET`] to the end of the sector, appended in
+//!   order: each says that the file's first `written` bytes are in flash (the first 64, the
+//!   vendor header, in the kept header; the rest in `app_ota`) and gives the JAMCRC register
+//!   of the body bytes `64..written` as they were programmed. An entry is only made at a
+//!   sector boundary of `app_ota` (or at the file's end), so that everything after it can be
+//!   erased sector by sector without touching what it vouches for.
+//!
+//! On resume the last valid progress entry is believed only after `app_ota` is read back and
+//! its CRC matches: flash that changed since (a bit flip, a torn program of the next block)
+//! fails the check, and the download starts over rather than stage a file that would be
+//! refused at close.
+//!
+//! Identity entry (little-endian):
+//!
+//! | off | size | field |
+//! | --- | --- | --- |
+//! | 0x00 | 4 | magic [`IDENTITY_MAGIC`] |
+//! | 0x04 | 4 | file length |
+//! | 0x08 | 8 | `executionNumber` (0 when the Jobs API gave none) |
+//! | 0x10 | 4 | length of the job id |
+//! | 0x14 | 64 | the job id, 0xFF after its end |
+//! | 0x54 | 4 | JAMCRC of bytes 0x00..0x54 |
+//!
+//! Progress entry:
+//!
+//! | off | size | field |
+//! | --- | --- | --- |
+//! | 0x00 | 4 | magic [`PROGRESS_MAGIC`] |
+//! | 0x04 | 4 | `written`: bytes of the file, from its start, that are in flash |
+//! | 0x08 | 4 | JAMCRC register over the file's bytes `64..written` |
+//! | 0x0C | 4 | JAMCRC of bytes 0x00..0x0C |
+
+use crate::format::bytes::{get_array, get_u32, put_bytes, put_u32};
+use crate::format::crc::jamcrc;
+use core::fmt;
+
+/// Offset of the download identity in the record sector.
+pub const IDENTITY_OFFSET: u32 = 0x200;
+/// Bytes the identity takes.
+pub const IDENTITY_LEN: usize = 0x58;
+/// The identity's magic ("W8DI").
+pub const IDENTITY_MAGIC: u32 = 0x4944_3857;
+/// The longest job id (the Jobs API's limit: 64 characters).
+pub const JOB_ID_MAX: usize = 64;
+
+/// Offset of the first progress entry in the record sector.
+pub const PROGRESS_OFFSET: u32 = 0x300;
+/// Bytes a progress entry takes; entries follow each other without gaps.
+pub const PROGRESS_LEN: usize = 0x10;
+/// The progress entry's magic ("W8DP").
+pub const PROGRESS_MAGIC: u32 = 0x5044_3857;
+
+mod identity {
+    pub const MAGIC: usize = 0x00;
+    pub const FILE_LEN: usize = 0x04;
+    pub const EXECUTION: usize = 0x08;
+    pub const JOB_ID_LEN: usize = 0x10;
+    pub const JOB_ID: usize = 0x14;
+    pub const CRC: usize = 0x54;
+}
+
+mod progress {
+    pub const MAGIC: usize = 0x00;
+    pub const WRITTEN: usize = 0x04;
+    pub const BODY_CRC: usize = 0x08;
+    pub const CRC: usize = 0x0C;
+}
+
+/// Why bytes are not a journal entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalError {
+    /// Fewer bytes than the entry.
+    Truncated,
+    /// All 0xFF: nothing was programmed there.
+    Empty,
+    /// The magic is wrong.
+    BadMagic(u32),
+    /// The CRC is wrong (a torn program).
+    BadCrc,
+    /// A job id longer than [`JOB_ID_MAX`], or not text.
+    BadJobId,
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            JournalError::Truncated => write!(f, "journal entry truncated"),
+            JournalError::Empty => write!(f, "no journal entry"),
+            JournalError::BadMagic(magic) => write!(f, "bad journal entry magic 0x{magic:08x}"),
+            JournalError::BadCrc => write!(f, "journal entry CRC mismatch"),
+            JournalError::BadJobId => write!(f, "journal entry with a bad job id"),
+        }
+    }
+}
+
+/// Which job's file `app_ota` receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadIdentity {
+    /// The job's `jobId`.
+    pub job_id: heapless::String<JOB_ID_MAX>,
+    /// The job execution's `executionNumber` (0 when none was given).
+    pub execution: u64,
+    /// The file's length, header and body.
+    pub file_len: u32,
+}
+
+impl DownloadIdentity {
+    /// The identity of `job_id`'s file; `None` for a job id longer than [`JOB_ID_MAX`].
+    pub fn new(job_id: &str, execution: u64, file_len: u32) -> Option<DownloadIdentity> {
+        Some(DownloadIdentity {
+            job_id: heapless::String::try_from(job_id).ok()?,
+            execution,
+            file_len,
+        })
+    }
+
+    /// Decodes the first [`IDENTITY_LEN`] bytes of `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<DownloadIdentity, JournalError> {
+        let bytes = bytes.get(..IDENTITY_LEN).ok_or(JournalError::Truncated)?;
+        check_entry(bytes, IDENTITY_MAGIC, identity::CRC)?;
+        let len = get_u32(bytes, identity::JOB_ID_LEN) as usize;
+        let id_bytes: [u8; JOB_ID_MAX] = get_array(bytes, identity::JOB_ID);
+        let text = id_bytes
+            .get(..len)
+            .and_then(|id| core::str::from_utf8(id).ok())
+            .ok_or(JournalError::BadJobId)?;
+        let low = get_u32(bytes, identity::EXECUTION);
+        let high = get_u32(bytes, identity::EXECUTION + 4);
+        DownloadIdentity::new(
+            text,
+            u64::from(high) << 32 | u64::from(low),
+            get_u32(bytes, identity::FILE_LEN),
+        )
+        .ok_or(JournalError::BadJobId)
+    }
+
+    /// The entry as it is programmed.
+    pub fn to_bytes(&self) -> [u8; IDENTITY_LEN] {
+        let mut bytes = [0xFFu8; IDENTITY_LEN];
+        put_u32(&mut bytes, identity::MAGIC, IDENTITY_MAGIC);
+        put_u32(&mut bytes, identity::FILE_LEN, self.file_len);
+        // The halves of a u64, low first: truncation is the point.
+        put_u32(&mut bytes, identity::EXECUTION, self.execution as u32);
+        put_u32(
+            &mut bytes,
+            identity::EXECUTION + 4,
+            (self.execution >> 32) as u32,
+        );
+        put_u32(
+            &mut bytes,
+            identity::JOB_ID_LEN,
+            self.job_id.len() as u32,
+        );
+        put_bytes(&mut bytes, identity::JOB_ID, self.job_id.as_bytes());
+        let crc = jamcrc(&bytes[..identity::CRC]);
+        put_u32(&mut bytes, identity::CRC, crc);
+        bytes
+    }
+}
+
+/// How far the file is in flash, as a progress entry says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the file, from its start, in flash.
+    pub written: u32,
+    /// The JAMCRC register over the file's bytes from 64 (after the header) to `written`.
+    pub body_crc: u32,
+}
+
+impl Progress {
+    /// Decodes the first [`PROGRESS_LEN`] bytes of `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Progress, JournalError> {
+        let bytes = bytes.get(..PROGRESS_LEN).ok_or(JournalError::Truncated)?;
+        check_entry(bytes, PROGRESS_MAGIC, progress::CRC)?;
+        Ok(Progress {
+            written: get_u32(bytes, progress::WRITTEN),
+            body_crc: get_u32(bytes, progress::BODY_CRC),
+        })
+    }
+
+    /// The entry as it is programmed.
+    pub fn to_bytes(&self) -> [u8; PROGRESS_LEN] {
+        let mut bytes = [0u8; PROGRESS_LEN];
+        put_u32(&mut bytes, progress::MAGIC, PROGRESS_MAGIC);
+        put_u32(&mut bytes, progress::WRITTEN, self.written);
+        put_u32(&mut bytes, progress::BODY_CRC, self.body_crc);
+        let crc = jamcrc(&bytes[..progress::CRC]);
+        put_u32(&mut bytes, progress::CRC, crc);
+        bytes
+    }
+}
+
+/// Checks an entry's erased state, magic and CRC (the CRC covers the bytes before it).
+fn check_entry(bytes: &[u8], magic: u32, crc_at: usize) -> Result<(), JournalError> {
+    if bytes.iter().all(|b| *b == 0xFF) {
+        return Err(JournalError::Empty);
+    }
+    let found = get_u32(bytes, 0);
+    if found != magic {
+        return Err(JournalError::BadMagic(found));
+    }
+    let covered = bytes.get(..crc_at).ok_or(JournalError::Truncated)?;
+    if jamcrc(covered) != get_u32(bytes, crc_at) {
+        return Err(JournalError::BadCrc);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> DownloadIdentity {
+        DownloadIdentity::new("ota-job_7", 0x1_0000_0003, 459_776).unwrap()
+    }
+
+    #[test]
+    fn an_identity_round_trips() {
+        assert_eq!(
+            DownloadIdentity::parse(&identity().to_bytes()),
+            Ok(identity())
+        );
+        let longest = "j".repeat(JOB_ID_MAX);
+        let long = DownloadIdentity::new(&longest, 0, 1).unwrap();
+        assert_eq!(DownloadIdentity::parse(&long.to_bytes()), Ok(long));
+        assert_eq!(DownloadIdentity::new(&"j".repeat(JOB_ID_MAX + 1), 0, 1), None);
+    }
+
+    #[test]
+    fn a_progress_entry_round_trips() {
+        let entry = Progress {
+            written: 0x7_0000,
+            body_crc: 0xDEAD_BEEF,
+        };
+        assert_eq!(Progress::parse(&entry.to_bytes()), Ok(entry));
+    }
+
+    #[test]
+    fn an_erased_entry_is_empty_and_a_torn_one_is_refused() {
+        assert_eq!(
+            DownloadIdentity::parse(&[0xFF; IDENTITY_LEN]),
+            Err(JournalError::Empty)
+        );
+        assert_eq!(
+            Progress::parse(&[0xFF; PROGRESS_LEN]),
+            Err(JournalError::Empty)
+        );
+        // A program cut short leaves some bytes erased: every such prefix is refused.
+        let full = Progress {
+            written: 0x2000,
+            body_crc: 0x1234_5678,
+        }
+        .to_bytes();
+        for cut in 1..PROGRESS_LEN {
+            let mut torn = [0xFF; PROGRESS_LEN];
+            torn[..cut].copy_from_slice(&full[..cut]);
+            assert!(Progress::parse(&torn).is_err(), "cut at {cut}");
+        }
+        let full = identity().to_bytes();
+        for cut in 1..IDENTITY_LEN {
+            let mut torn = [0xFF; IDENTITY_LEN];
+            torn[..cut].copy_from_slice(&full[..cut]);
+            assert!(DownloadIdentity::parse(&torn).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_or_a_foreign_magic_is_refused() {
+        let mut bytes = identity().to_bytes();
+        bytes[identity::EXECUTION] ^= 1;
+        assert_eq!(DownloadIdentity::parse(&bytes), Err(JournalError::BadCrc));
+        let progress = Progress {
+            written: 4096,
+            body_crc: 1,
+        }
+        .to_bytes();
+        assert_eq!(
+            DownloadIdentity::parse(&[&progress[..], &[0; IDENTITY_LEN][..]].concat()),
+            Err(JournalError::BadMagic(PROGRESS_MAGIC))
+        );
+        assert_eq!(
+            Progress::parse(&identity().to_bytes()),
+            Err(JournalError::BadMagic(IDENTITY_MAGIC))
+        );
+        assert_eq!(Progress::parse(&[0; 4]), Err(JournalError::Truncated));
+    }
+
+    #[test]
+    fn a_job_id_length_past_its_field_is_refused() {
+        let mut bytes = identity().to_bytes();
+        put_u32(&mut bytes, identity::JOB_ID_LEN, JOB_ID_MAX as u32 + 1);
+        let crc = jamcrc(&bytes[..identity::CRC]);
+        put_u32(&mut bytes, identity::CRC, crc);
+        assert_eq!(DownloadIdentity::parse(&bytes), Err(JournalError::BadJobId));
+    }
+
+    #[test]
+    fn the_entries_fit_the_record_sector_after_the_kept_header() {
+        use super::super::record::{KEPT_HEADER_LEN, KEPT_HEADER_OFFSET};
+        assert!(KEPT_HEADER_OFFSET as usize + KEPT_HEADER_LEN <= IDENTITY_OFFSET as usize);
+        assert!(IDENTITY_OFFSET as usize + IDENTITY_LEN <= PROGRESS_OFFSET as usize);
+        assert_eq!(PROGRESS_OFFSET % 256, 0, "progress entries start on a page");
+        assert_eq!(256 % PROGRESS_LEN, 0, "no entry crosses a page");
+    }
+}
