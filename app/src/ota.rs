@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use bsp::format::xz;
 use bsp::hal::ResetReason;
 use bsp::ota::install::{self, InstallOutcome};
+use bsp::ota::journal::DownloadIdentity;
 use bsp::ota::pal;
 use bsp::ota::record::RecordState;
 use bsp::ota::{ImageSignature, SignatureFailure, Slots, Workspace};
@@ -58,6 +59,13 @@ impl DecoderMemory {
 pub(crate) fn slots(platform: &Platform) -> Result<Slots, String> {
     let table = layout::partition_table(platform)?;
     Slots::from_table(&table).map_err(|e| e.to_string())
+}
+
+/// The download that `app_ota`'s journal says a restart or a power cut stopped, if any.
+pub(crate) fn pending_download(platform: &Platform) -> Option<DownloadIdentity> {
+    let slots = slots(platform).ok()?;
+    let mut flash = platform.flash.lock();
+    pal::pending_download(&mut *flash, &slots).ok().flatten()
 }
 
 /// The boot stage, before anything else runs: installs a staged image where the board says

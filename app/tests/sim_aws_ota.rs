@@ -368,6 +368,58 @@ fn a_cut_download_resumes_and_an_expired_url_is_refreshed() {
 }
 
 #[test]
+fn power_cut_mid_download_goes_on_from_the_flash_after_the_restart() {
+    let lab = Lab::up("p");
+    let flash = lab.dir.join("flash.bin");
+    let image = sim_firmware("0.2.0").ota;
+    // The file server stops sending after 150,000 bytes: the sim has written the blocks before
+    // that when its power is cut (SIGKILL: nothing of the process runs on).
+    const SENT: u64 = 150_000;
+    lab.cloud(&["fault", "stall-after", &SENT.to_string(), "--times", "1"]);
+    lab.create_job("cut", &image, None);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("download 1: bytes 0-", STEP);
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-KILL", &sim.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(sim);
+
+    // Power back: once on the network with the clock set, the agent starts by itself and goes
+    // on from the last block the journal vouches for.
+    let mut sim = lab.sim(&flash, &[]);
+    join(&mut sim);
+    sim.expect(
+        "the download of job cut stopped before its end: going on",
+        STEP,
+    );
+    let resumed = sim.expect("resuming the download at", JOB_WAIT);
+    let kept = SENT / 4096 * 4096;
+    assert!(
+        resumed.contains(&format!("at {kept} of {} bytes", image_len(&image))),
+        "{resumed}"
+    );
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    sim.expect("installed 0.2.0", STEP);
+    rejoin_for_self_test(&mut sim);
+    assert_eq!(lab.wait_for_end("cut", &mut sim).0, "SUCCEEDED");
+    // Two requests: from the start, then from where the flash stopped.
+    let ranges: Vec<String> = lab.requests("cut").into_iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        ranges,
+        vec!["bytes=0-".to_owned(), format!("bytes={kept}-")],
+        "{ranges:?}"
+    );
+}
+
+fn image_len(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[test]
 fn a_canceled_job_is_aborted_and_the_next_one_runs() {
     let lab = Lab::up("c");
     let flash = lab.dir.join("flash.bin");

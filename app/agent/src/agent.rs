@@ -24,7 +24,7 @@ use crate::job::{Error as ParseError, ErrorCode, ExecutionReply, OtaDocument};
 use crate::job::{Rejection, UpdateAccepted, SIGNATURE_MAX, UPDATED_BY_MAX};
 use crate::jobs::UpdateRequest;
 use crate::jobs::{self, ClientToken, DeviceStatus, JobId, StatusDetails, Topics};
-use crate::ports::{Control, Download, FileRequest, Platform, Qos, Timer};
+use crate::ports::{Control, Download, FileKey, FileRequest, Platform, Qos, Timer};
 use crate::reason::{Reason, ReasonCode, REASON_MAX};
 use crate::table::{self, Handler, State};
 use crate::version::Version;
@@ -201,6 +201,21 @@ impl Blocks {
     fn complete(&self) -> bool {
         self.done == self.count
     }
+
+    /// Marks every block the first `bytes` of a file of `size` bytes hold whole.
+    fn set_prefix(&mut self, bytes: u32, size: u32, block_size: u32) -> u32 {
+        let whole = if bytes >= size {
+            self.count
+        } else {
+            bytes / block_size
+        };
+        for index in 0..whole.min(self.count) {
+            if !self.has(index) {
+                self.set(index);
+            }
+        }
+        whole.saturating_mul(block_size).min(size)
+    }
 }
 
 /// Where the job is in its life.
@@ -220,6 +235,8 @@ enum Phase {
 #[derive(Debug)]
 struct Job {
     id: JobId,
+    /// `executionNumber` (0 when absent).
+    execution: u64,
     /// `expectedVersion` for the next update.
     version: Option<u64>,
     /// The version is being read again after a `VersionMismatch`.
@@ -232,6 +249,9 @@ struct Job {
     file_created: bool,
     blocks: Blocks,
     bytes_done: u32,
+    /// Bytes a restart kept (found in flash when the file was opened again), not downloaded
+    /// since `started_ms`.
+    bytes_kept: u32,
     /// The download running, by its tag.
     transfer: Option<u32>,
     retries: u32,
@@ -396,7 +416,8 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         let bytes_done = job.map_or(0, |job| job.bytes_done);
         let rate = job.and_then(|job| job.started_ms).map_or(0, |started| {
             let elapsed = self.timer.now_ms().saturating_sub(started).max(1);
-            u32::try_from(u64::from(bytes_done) * 1000 / elapsed).unwrap_or(u32::MAX)
+            let fetched = job.map_or(0, |job| bytes_done.saturating_sub(job.bytes_kept));
+            u32::try_from(u64::from(fetched) * 1000 / elapsed).unwrap_or(u32::MAX)
         });
         Status {
             state: self.state,
@@ -720,6 +741,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         log::info!(target: "ota", "job {} ({:?})", execution.job_id, phase);
         *self.job = Some(Job {
             id: execution.job_id.clone(),
+            execution: execution.execution_number.unwrap_or(0),
             version: execution.version_number,
             version_unknown: false,
             phase,
@@ -728,6 +750,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             file_created: false,
             blocks: Blocks::new(size.div_ceil(self.config.block_size).min(MAX_BLOCKS)),
             bytes_done: 0,
+            bytes_kept: 0,
             transfer: None,
             retries: 0,
             backoff_ms: self.config.retry_backoff_ms,
@@ -924,17 +947,41 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     }
 
     fn init_file(&mut self) -> Result<(), Stay> {
+        let block_size = self.config.block_size;
         let job = self.job.as_mut().as_mut().ok_or(Stay::Nothing)?;
         if job.phase != Phase::Downloading {
             return Err(Stay::Nothing);
         }
         if !job.file_created {
             let size = job.size();
-            if let Err(reason) = self.platform.create_file(size) {
-                return Err(self.fail_later(reason));
-            }
-            if let Some(job) = self.job.as_mut() {
+            let key = FileKey {
+                job_id: job.id.as_str(),
+                execution: job.execution,
+                size,
+            };
+            // A download a restart stopped goes on where the flash says it stopped.
+            if let Some(kept) = self.platform.resume_file(&key) {
                 job.file_created = true;
+                job.bytes_kept = job.blocks.set_prefix(kept, size, block_size);
+                job.bytes_done = job.bytes_kept;
+                log::info!(
+                    target: "ota",
+                    "job {}: resuming the download at {} of {size} bytes",
+                    job.id,
+                    job.bytes_done
+                );
+                if job.bytes_done > 0 {
+                    if let Err(reason) = self.check_file_version() {
+                        return Err(self.fail_later(reason));
+                    }
+                }
+            } else {
+                if let Err(reason) = self.platform.create_file(&key) {
+                    return Err(self.fail_later(reason));
+                }
+                if let Some(job) = self.job.as_mut() {
+                    job.file_created = true;
+                }
             }
         }
         self.post(Signal::RequestFileBlock);

@@ -69,6 +69,19 @@ pub trait Download {
     fn stop(&mut self);
 }
 
+/// Which job's file the update partition receives: what a download that a restart cut short
+/// is recognised by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKey<'a> {
+    /// The job's `jobId`.
+    pub job_id: &'a str,
+    /// The execution's `executionNumber` (0 when the Jobs API gave none): a job run again
+    /// on the thing is a new execution, whose file starts over.
+    pub execution: u64,
+    /// `filesize`.
+    pub size: u32,
+}
+
 /// The platform layer: the file in the update partition and the running image.
 ///
 /// Errors are [`Reason`]s, reported as they are: the PAL picks the code (`oversize`,
@@ -76,9 +89,14 @@ pub trait Download {
 pub trait Platform {
     /// The largest file the update partition takes, in bytes.
     fn capacity(&self) -> u32;
-    /// Makes room for a file of `size` bytes, erasing any previous one; refuses an oversize
-    /// file before erasing anything.
-    fn create_file(&mut self, size: u32) -> Result<(), Reason>;
+    /// Makes room for the file of `key` (`key.size` bytes), erasing any previous one, and
+    /// notes its key and its progress from then on so that [`Platform::resume_file`] can go on
+    /// after a restart; refuses an oversize file before erasing anything.
+    fn create_file(&mut self, key: &FileKey<'_>) -> Result<(), Reason>;
+    /// Opens again the file of `key` that a restart (or a power cut) stopped: how many bytes
+    /// from its start are in the partition and checked, to be followed by the rest; `None`
+    /// when there is no such file or nothing of it can be trusted (then `create_file`).
+    fn resume_file(&mut self, key: &FileKey<'_>) -> Option<u32>;
     /// Writes `data` at `offset` of the file; blocks may come in any order.
     fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason>;
     /// The version of the image being written, read from its header: `Ok(None)` until the

@@ -4,7 +4,7 @@
 use crate::event::{DownloadError, Event, EventKind, Signal};
 use crate::jobs::{JobId, JobStatus, JobsTopic, ThingName, Topics};
 use crate::loopback::{ExecutionRecord, LoopbackJobs};
-use crate::ports::{Control, Download, FileRequest, NotSent, Platform, Qos, Timer};
+use crate::ports::{Control, Download, FileKey, FileRequest, NotSent, Platform, Qos, Timer};
 use crate::reason::{Reason, ReasonCode};
 use crate::table::{self, State, TABLE};
 use crate::version::Version;
@@ -104,6 +104,11 @@ struct FakePlatform {
     fail_write: Option<Reason>,
     fail_activate: Option<Reason>,
     signatures: Vec<Vec<u8>>,
+    /// The key of the file being received, and how many bytes from its start are in (what
+    /// the firmware's journal keeps across a restart).
+    journal: Option<(String, u64, u32)>,
+    prefix: u32,
+    resumes: u32,
 }
 
 impl FakePlatform {
@@ -123,7 +128,22 @@ impl FakePlatform {
             fail_write: None,
             fail_activate: None,
             signatures: Vec::new(),
+            journal: None,
+            prefix: 0,
+            resumes: 0,
         }
+    }
+
+    /// What the board has after power comes back during a download: the partition and its
+    /// journal as they were, nothing open.
+    fn power_cut(&self) -> FakePlatform {
+        let mut next = FakePlatform::new(&self.running);
+        next.capacity = self.capacity;
+        next.file = self.file.clone();
+        next.header_in = self.header_in;
+        next.journal = self.journal.clone();
+        next.prefix = self.prefix;
+        next
     }
 
     /// What the board has after the reboot: the staged image installed, if there was one.
@@ -143,7 +163,8 @@ impl Platform for FakePlatform {
         self.capacity
     }
 
-    fn create_file(&mut self, size: u32) -> Result<(), Reason> {
+    fn create_file(&mut self, key: &FileKey<'_>) -> Result<(), Reason> {
+        let size = key.size;
         if size > self.capacity {
             return Err(Reason::with(ReasonCode::Oversize, format_args!("{size}")));
         }
@@ -155,7 +176,19 @@ impl Platform for FakePlatform {
         self.staged = None;
         self.created = Some(size);
         self.creates += 1;
+        self.journal = Some((key.job_id.to_string(), key.execution, size));
+        self.prefix = 0;
         Ok(())
+    }
+
+    fn resume_file(&mut self, key: &FileKey<'_>) -> Option<u32> {
+        let ours = (key.job_id.to_string(), key.execution, key.size);
+        if self.journal.as_ref() != Some(&ours) {
+            return None;
+        }
+        self.created = Some(key.size);
+        self.resumes += 1;
+        Some(self.prefix)
     }
 
     fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason> {
@@ -167,6 +200,9 @@ impl Platform for FakePlatform {
         self.file[at..at + data.len()].copy_from_slice(data);
         if offset == 0 {
             self.header_in = true;
+        }
+        if offset == self.prefix {
+            self.prefix += data.len() as u32;
         }
         Ok(())
     }
@@ -196,6 +232,7 @@ impl Platform for FakePlatform {
     }
 
     fn abort(&mut self) -> Result<(), Reason> {
+        self.journal = None;
         self.file.fill(0xFF);
         self.header_in = false;
         self.created = None;
@@ -1401,6 +1438,44 @@ fn a_user_abort_without_a_reply_is_sent_again_from_ready_and_start_keeps_it() {
     );
     h.accept_last_update("job-1");
     assert_eq!(h.last_sent().topic, format!("{PREFIX}start-next"));
+}
+
+#[test]
+fn a_power_cut_mid_download_resumes_where_the_flash_stopped_for_the_same_execution_only() {
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, None);
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, &doc);
+    for index in 0..4 {
+        h.block(&file, index);
+    }
+    // The power goes: a new agent over the same partition takes the same execution again.
+    let mut h = Harness::with(config(), h.agent.platform().power_cut());
+    h.start_with("job-1", 5, &doc);
+    assert_eq!(h.agent.platform().resumes, 1);
+    assert_eq!(h.agent.platform().creates, 0, "nothing is erased");
+    let resumed = h.downloads();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].offset, 4 * BLOCK as u32);
+    let status = h.agent.status();
+    assert_eq!(
+        (status.blocks_done, status.bytes_done),
+        (4, 4 * BLOCK as u32)
+    );
+    for index in 4..blocks(&file) {
+        h.block(&file, index);
+    }
+    assert_eq!(h.state(), State::ClosingFile);
+    assert_eq!(h.agent.platform().signatures, vec![sign(&file)]);
+
+    // Another execution of the job (or another job) starts the file over.
+    let mut h = Harness::with(config(), h.agent.platform().power_cut());
+    let rerun = execution("job-1", "IN_PROGRESS", 1, "{}", &doc)
+        .replace(r#""executionNumber":1"#, r#""executionNumber":2"#);
+    h.send(Event::Start);
+    h.message("start-next/accepted", &rerun);
+    assert_eq!(h.agent.platform().creates, 1);
+    assert_eq!(h.downloads()[0].offset, 0);
 }
 
 #[test]

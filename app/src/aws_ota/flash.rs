@@ -7,10 +7,11 @@ use crate::ota::{CodeSigning, DecoderMemory};
 use crate::platform::Platform;
 use bsp::format::image::ImageHeaderRepr;
 use bsp::hal::ResetReason;
+use bsp::ota::journal::DownloadIdentity;
 use bsp::ota::pal::{self, IncomingFile};
 use bsp::ota::{OtaError, Slots};
 use net::digest::Sha256;
-use ota_agent::ports;
+use ota_agent::ports::{self, FileKey};
 use ota_agent::reason::{Reason, ReasonCode};
 use ota_agent::version::Version;
 
@@ -32,6 +33,16 @@ impl FlashPlatform {
     }
 }
 
+/// The journal's identity of the file of `key`.
+fn identity(key: &FileKey<'_>) -> Result<DownloadIdentity, Reason> {
+    DownloadIdentity::new(key.job_id, key.execution, key.size).ok_or_else(|| {
+        Reason::with(
+            ReasonCode::Flash,
+            format_args!("job id of {} bytes", key.job_id.len()),
+        )
+    })
+}
+
 /// The agent's reason for a platform-layer error.
 fn reason(error: OtaError) -> Reason {
     let code = match error {
@@ -50,11 +61,30 @@ impl ports::Platform for FlashPlatform {
         self.slots.file_capacity()
     }
 
-    fn create_file(&mut self, size: u32) -> Result<(), Reason> {
+    fn create_file(&mut self, key: &FileKey<'_>) -> Result<(), Reason> {
         self.file = None;
+        let identity = identity(key)?;
         let mut flash = self.platform.flash.lock();
-        self.file = Some(pal::create_file(&mut *flash, &self.slots, size).map_err(reason)?);
+        let file = pal::create_download(&mut *flash, &self.slots, &identity).map_err(reason)?;
+        self.file = Some(file);
         Ok(())
+    }
+
+    fn resume_file(&mut self, key: &FileKey<'_>) -> Option<u32> {
+        self.file = None;
+        let identity = identity(key).ok()?;
+        let mut flash = self.platform.flash.lock();
+        match pal::resume_download(&mut *flash, &self.slots, &identity) {
+            Ok(file) => {
+                let kept = file.as_ref().map(IncomingFile::prefix);
+                self.file = file;
+                kept
+            }
+            Err(e) => {
+                log::warn!(target: "ota", "the kept download cannot be read: {e}");
+                None
+            }
+        }
     }
 
     fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason> {

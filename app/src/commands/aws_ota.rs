@@ -19,19 +19,30 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     start_agent(ctx)
 }
 
-/// After a restart into a new image (reset reason `ota`), the agent starts by itself as soon as
-/// the network and the clock are there (`ntp start`), so the self-test needs no command.
-pub fn start_for_self_test(ctx: &mut Context<'_>) -> CommandResult {
-    let pending = ctx.platform.reset.last_reason() == ResetReason::Ota;
+/// The agent starts by itself as soon as the network and the clock are there (`ntp start`)
+/// when a job is under way: after a restart into a new image (reset reason `ota`), for its
+/// self-test, and when `app_ota`'s journal holds a download that a restart or a power cut
+/// stopped, to go on with it. Neither needs a command.
+pub fn start_for_pending_work(ctx: &mut Context<'_>) -> CommandResult {
     let running = ctx
         .services
         .aws_ota
         .lock()
         .is_some_and(|service| service.is_running());
-    if !pending || running {
+    if running {
         return Ok(());
     }
-    writeln!(ctx.out, "aws_ota: the new image awaits its self-test")?;
+    if ctx.platform.reset.last_reason() == ResetReason::Ota {
+        writeln!(ctx.out, "aws_ota: the new image awaits its self-test")?;
+    } else if let Some(download) = crate::ota::pending_download(ctx.platform) {
+        writeln!(
+            ctx.out,
+            "aws_ota: the download of job {} stopped before its end: going on",
+            download.job_id
+        )?;
+    } else {
+        return Ok(());
+    }
     start_agent(ctx)
 }
 

@@ -148,10 +148,10 @@ pub fn ntp(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         "local time: {} (UTC)",
         crate::time::format_utc(now)
     )?;
-    // The clock is set: what an update waiting for its self-test needed. Its failure is the
-    // agent's, not the clock's.
-    if let Err(CommandError::Failed(why)) = super::aws_ota::start_for_self_test(ctx) {
-        log::warn!(target: "ota", "the self-test could not start: {why}");
+    // The clock is set: what a job under way (a self-test, a download to go on with) needed.
+    // Its failure is the agent's, not the clock's.
+    if let Err(CommandError::Failed(why)) = super::aws_ota::start_for_pending_work(ctx) {
+        log::warn!(target: "ota", "the OTA agent could not start: {why}");
     }
     Ok(())
 }

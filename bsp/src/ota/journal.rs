@@ -159,11 +159,7 @@ impl DownloadIdentity {
             identity::EXECUTION + 4,
             (self.execution >> 32) as u32,
         );
-        put_u32(
-            &mut bytes,
-            identity::JOB_ID_LEN,
-            self.job_id.len() as u32,
-        );
+        put_u32(&mut bytes, identity::JOB_ID_LEN, self.job_id.len() as u32);
         put_bytes(&mut bytes, identity::JOB_ID, self.job_id.as_bytes());
         let crc = jamcrc(&bytes[..identity::CRC]);
         put_u32(&mut bytes, identity::CRC, crc);
@@ -236,7 +232,10 @@ mod tests {
         let longest = "j".repeat(JOB_ID_MAX);
         let long = DownloadIdentity::new(&longest, 0, 1).unwrap();
         assert_eq!(DownloadIdentity::parse(&long.to_bytes()), Ok(long));
-        assert_eq!(DownloadIdentity::new(&"j".repeat(JOB_ID_MAX + 1), 0, 1), None);
+        assert_eq!(
+            DownloadIdentity::new(&"j".repeat(JOB_ID_MAX + 1), 0, 1),
+            None
+        );
     }
 
     #[test]

@@ -208,7 +208,12 @@ pub fn resume_download<F: Flash + ?Sized>(
         };
         file.header = header;
         file.arrived = HEADER_COMPLETE;
-        let body_crc = crc_of(flash, slots.app_ota.offset, HEADER_LEN as u32, progress.written)?;
+        let body_crc = crc_of(
+            flash,
+            slots.app_ota.offset,
+            HEADER_LEN as u32,
+            progress.written,
+        )?;
         if body_crc.value() != progress.body_crc {
             return Ok(None);
         }

@@ -965,7 +965,14 @@ fn a_journal_is_believed_only_for_the_same_download_and_the_same_bytes() {
     let mut flash = factory_flash();
     let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
     for (index, block) in file.chunks(4096).enumerate().take(3) {
-        write_block(&mut flash, &slots(), &mut incoming, index as u32 * 4096, block).unwrap();
+        write_block(
+            &mut flash,
+            &slots(),
+            &mut incoming,
+            index as u32 * 4096,
+            block,
+        )
+        .unwrap();
     }
     assert_eq!(
         pal::pending_download(&mut flash, &slots()).unwrap(),
@@ -998,7 +1005,10 @@ fn a_staged_or_aborted_file_has_no_pending_download() {
     let id = identity("job-staged", &file);
     let mut flash = factory_flash();
     let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
-    assert_eq!(download_from(&mut flash, &mut incoming, &file), file.len().div_ceil(4096));
+    assert_eq!(
+        download_from(&mut flash, &mut incoming, &file),
+        file.len().div_ceil(4096)
+    );
     close(&mut flash, incoming, &sign(&file)).unwrap();
     assert_eq!(pal::pending_download(&mut flash, &slots()), Ok(None));
     assert_eq!(pal::resume_download(&mut flash, &slots(), &id), Ok(None));
