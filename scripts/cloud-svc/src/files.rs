@@ -5,9 +5,10 @@
 //! One blocking thread per connection, at most [`MAX_CONNECTIONS`] at once; connections are
 //! kept alive between requests, as the OTA library's HTTP client expects.
 
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -131,6 +132,38 @@ pub struct FileServer {
     connection_count: AtomicUsize,
 }
 
+/// Who a response goes to, as the request log names it: the connection's number and the
+/// client's address, which tells devices apart (each has its own).
+#[derive(Clone, Copy, Debug)]
+struct Client {
+    connection: usize,
+    peer: IpAddr,
+}
+
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "connection={} peer={}", self.connection, self.peer)
+    }
+}
+
+/// A writer that counts what went through it, also when a write fails part way.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// How a response ended, which decides what happens to the connection.
 enum Sent {
     Complete,
@@ -189,9 +222,12 @@ impl FileServer {
         tcp.set_read_timeout(Some(IO_TIMEOUT))?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))?;
         tcp.set_nodelay(true)?;
+        let client = Client {
+            connection: self.connection_count.fetch_add(1, Ordering::AcqRel) + 1,
+            peer: tcp.peer_addr()?.ip(),
+        };
         let connection = ServerConnection::new(Arc::clone(&self.tls)).map_err(io::Error::other)?;
         let mut stream = StreamOwned::new(connection, tcp);
-        let number = self.connection_count.fetch_add(1, Ordering::AcqRel) + 1;
         // Bytes read past the end of the previous request head.
         let mut received = Vec::new();
         loop {
@@ -202,19 +238,20 @@ impl FileServer {
             received.drain(..head_length);
             let (sent, keep_alive) = match request {
                 Some(request) => {
-                    // The request log (stderr, the service's log): what a device fetched,
-                    // by connection, for tests that count requests and bytes.
+                    // The request log (stderr, the service's log): what a device asked for,
+                    // by connection and client, for tests that count requests and bytes.
                     // `target_bytes`: the request target's length, query included (a
                     // presigned URL's length less its scheme and host).
                     eprintln!(
-                        "files: request connection={number} {} {} range={} target_bytes={}",
+                        "files: request {client} {} {} range={} target_bytes={}",
                         request.method,
                         request.target.split('?').next().unwrap_or_default(),
                         request.header("range").unwrap_or("-"),
                         request.target.len()
                     );
                     let keep_alive = request.keeps_alive();
-                    (self.respond(&mut stream, &request, keep_alive)?, keep_alive)
+                    let sent = self.respond(&mut stream, &request, keep_alive, client)?;
+                    (sent, keep_alive)
                 }
                 None => {
                     let error =
@@ -244,11 +281,17 @@ impl FileServer {
         stream: &mut impl Write,
         request: &Request,
         keep_alive: bool,
+        client: Client,
     ) -> io::Result<Sent> {
         let head_only = request.method == "HEAD";
         match self.locate(request) {
             Ok((file, size, modified)) => {
-                self.send_object(stream, request, file, size, modified, keep_alive)
+                let object = Object {
+                    file,
+                    size,
+                    modified,
+                };
+                self.send_object(stream, request, object, keep_alive, client)
             }
             Err(error) => {
                 write_error(stream, &error, head_only, keep_alive)?;
@@ -325,11 +368,15 @@ impl FileServer {
         &self,
         stream: &mut impl Write,
         request: &Request,
-        mut file: File,
-        size: u64,
-        modified: SystemTime,
+        object: Object,
         keep_alive: bool,
+        client: Client,
     ) -> io::Result<Sent> {
+        let Object {
+            mut file,
+            size,
+            modified,
+        } = object;
         let head_only = request.method == "HEAD";
         let mut range = ByteRange::parse(request.header("range"), size);
         if range != ByteRange::Whole && !head_only && self.faults.take(Knob::IgnoreRange).is_some()
@@ -375,8 +422,27 @@ impl FileServer {
             flip_at: self.faults.take(Knob::FlipByte),
         };
         file.seek(SeekFrom::Start(start))?;
-        send_body(stream, &mut file, start, length, &faults)
+        let mut body = Counted {
+            inner: stream,
+            bytes: 0,
+        };
+        let sent = send_body(&mut body, &mut file, start, length, &faults);
+        // What the client was sent of the object, from where: also when the connection failed
+        // under it, so that tests can account for every byte each device fetched.
+        eprintln!(
+            "files: body {client} {} from={start} bytes={}",
+            request.target.split('?').next().unwrap_or_default(),
+            body.bytes
+        );
+        sent
     }
+}
+
+/// An object opened for a response.
+struct Object {
+    file: File,
+    size: u64,
+    modified: SystemTime,
 }
 
 struct BodyFaults {

@@ -147,6 +147,69 @@ fn a_job_runs_from_queued_to_succeeded_with_notify_next_at_each_head_change() {
 }
 
 #[test]
+fn a_job_for_several_things_gives_each_its_own_execution() {
+    let mut fixture = Fixture::new();
+    let others = ["fleet-02", "fleet-03"];
+    let created = fixture.create("job-1", &[THING, others[0], others[1]]);
+    // Every target hears of the job on its own topics, and only there.
+    for thing in [THING, others[0], others[1]] {
+        let mine: Vec<&Message> = created
+            .iter()
+            .filter(|message| message.topic.starts_with(&format!("$aws/things/{thing}/")))
+            .collect();
+        assert_eq!(mine.len(), 2, "{thing}: {:?}", topics(&created));
+        assert_eq!(next_job_id(mine[1]), Some("job-1"));
+        assert_eq!(mine[1].payload["execution"]["thingName"], thing);
+    }
+    assert_eq!(created.len(), 6);
+
+    let (_, _, notices) = fixture.request("start-next", json!({}), T0);
+    assert_eq!(topics(&notices), ["$aws/things/w800-demo-1/jobs/notify"]);
+    let (outcome, reply, _) = fixture.request(
+        "job-1/update",
+        json!({ "status": "SUCCEEDED", "expectedVersion": 2, "includeJobExecutionState": true }),
+        T0,
+    );
+    assert_eq!(outcome, "accepted");
+    assert_eq!(reply["executionState"]["versionNumber"], 3);
+    // The others' executions are untouched, and the job runs on until they end.
+    let described = fixture.jobs.describe_job("job-1").unwrap();
+    assert_eq!(described["status"], "IN_PROGRESS");
+    for thing in others {
+        let execution = &described["executions"][thing];
+        assert_eq!(
+            (&execution["status"], &execution["versionNumber"]),
+            (&json!("QUEUED"), &json!(1)),
+            "{thing}"
+        );
+    }
+
+    // Each other thing takes the job at its own version 1, as its first execution.
+    for (thing, status) in others.iter().zip(["FAILED", "SUCCEEDED"]) {
+        let request = |jobs: &mut Jobs, operation: &str, payload: Value| {
+            let topic = format!("$aws/things/{thing}/jobs/{operation}");
+            jobs.handle_request(&topic, payload.to_string().as_bytes(), T0, &FakeSigner)
+        };
+        let started = request(&mut fixture.jobs, "start-next", json!({}));
+        let execution = &started[0].payload["execution"];
+        assert_eq!(execution["thingName"], *thing);
+        assert_eq!(
+            (&execution["versionNumber"], &execution["executionNumber"]),
+            (&json!(2), &json!(1))
+        );
+        let ended = request(
+            &mut fixture.jobs,
+            "job-1/update",
+            json!({ "status": status, "expectedVersion": 2 }),
+        );
+        assert!(ended[0].topic.ends_with("/update/accepted"), "{thing}");
+    }
+    let described = fixture.jobs.describe_job("job-1").unwrap();
+    assert_eq!(described["status"], "COMPLETED");
+    assert_eq!(described["executions"]["fleet-02"]["status"], "FAILED");
+}
+
+#[test]
 fn a_stale_expected_version_is_a_version_mismatch_with_the_current_state() {
     let mut fixture = Fixture::new();
     fixture.create("job-1", &[THING]);

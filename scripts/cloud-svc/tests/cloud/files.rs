@@ -3,12 +3,12 @@
 
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Encoding};
 use serde_json::json;
 
-use crate::harness::{delivered_url, https, Cloud, Device, Https, THING};
+use crate::harness::{delivered_url, https, split_url, Cloud, Device, Https, PATIENCE, THING};
 
 /// Creates an OTA job for an image of `size` bytes and returns the URL the device received,
 /// with the image.
@@ -230,4 +230,51 @@ fn download_faults_cut_stall_flip_ignore_range_and_expire() {
     assert_eq!(https(&cloud, "GET", &short_lived, &[]).status, 403);
     let (_, described) = device.request("ota/get", json!({}));
     assert!(delivered_url(&described["execution"]).contains("X-Amz-Expires=1800&"));
+}
+
+#[test]
+fn the_request_log_names_the_client_and_counts_the_object_bytes_it_was_sent() {
+    let cloud = Cloud::start();
+    let mut device = Device::connect(&cloud, THING);
+    let (url, _) = delivered_image(&cloud, &mut device, 50_000, &[]);
+    cloud.cli(&["fault", "cut-after", "1000", "--times", "1"]);
+    assert!(!https(&cloud, "GET", &url, &[]).complete);
+    assert!(https(&cloud, "GET", &url, &[("Range", "bytes=512-")]).complete);
+    // A refused request sends no object bytes, so it has no body line.
+    let (unsigned, _) = url.split_once('?').unwrap();
+    assert_eq!(https(&cloud, "GET", unsigned, &[]).status, 403);
+
+    // The line is written once the response has gone: wait for both.
+    let log = cloud.run_dir().join("cloud-svc.log");
+    let deadline = Instant::now() + PATIENCE;
+    let bodies = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let bodies: Vec<String> = text
+            .lines()
+            .filter(|line| line.starts_with("files: body "))
+            .map(str::to_owned)
+            .collect();
+        if bodies.len() >= 2 || Instant::now() > deadline {
+            break bodies;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let (_, path) = split_url(unsigned);
+    assert_eq!(
+        bodies,
+        [
+            format!("files: body connection=1 peer=127.0.0.1 {path} from=0 bytes=1000"),
+            format!("files: body connection=2 peer=127.0.0.1 {path} from=512 bytes=49488"),
+        ]
+    );
+    let requests = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        requests
+            .lines()
+            .filter(|line| line.starts_with("files: request connection=")
+                && line.contains(" peer=127.0.0.1 GET "))
+            .count(),
+        3,
+        "{requests}"
+    );
 }
