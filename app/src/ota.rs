@@ -68,6 +68,19 @@ pub(crate) fn pending_download(platform: &Platform) -> Option<DownloadIdentity> 
     pal::pending_download(&mut *flash, &slots).ok().flatten()
 }
 
+/// Whether the image in `app` was installed from `app_ota` and its self-test verdict has not
+/// reached the cloud yet (a restart came first): the agent then runs the self-test again.
+pub(crate) fn awaits_self_test(platform: &Platform) -> bool {
+    let Ok(slots) = slots(platform) else {
+        return false;
+    };
+    let mut flash = platform.flash.lock();
+    matches!(
+        pal::record(&mut *flash, &slots),
+        Ok(Some(record)) if record.state == RecordState::Installed
+    )
+}
+
 /// The boot stage, before anything else runs: installs a staged image where the board says
 /// the firmware does that, and otherwise reports what the record says.
 pub fn boot_stage(platform: &Platform) {

@@ -415,6 +415,52 @@ fn power_cut_mid_download_goes_on_from_the_flash_after_the_restart() {
     );
 }
 
+#[test]
+fn a_user_abort_the_cloud_missed_before_a_power_cut_is_reported_after_it() {
+    let lab = Lab::up("a");
+    let flash = lab.dir.join("flash.bin");
+    let image = sim_firmware("0.2.0").ota;
+    lab.cloud(&["fault", "stall-after", "100000", "--times", "1"]);
+    lab.create_job("abort", &image, None);
+    let mut sim = lab.sim(&flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("download 1: bytes 0-", STEP);
+    std::thread::sleep(Duration::from_secs(2));
+    // The broker goes away, the user aborts (the FAILED update cannot go out), the power goes.
+    std::thread::scope(|scope| {
+        let broker = scope.spawn(|| lab.cloud(&["fault", "restart-broker", "15"]));
+        std::thread::sleep(Duration::from_secs(2));
+        sim.send("ota abort");
+        sim.expect("job aborted by the user", STEP);
+        std::thread::sleep(Duration::from_secs(1));
+        let killed = Command::new("kill")
+            .args(["-KILL", &sim.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        broker.join().unwrap();
+    });
+    drop(sim);
+    let text = lab.cloud(&["describe-job", "abort"]);
+    assert!(text.contains("IN_PROGRESS"), "{text}");
+
+    // Back on: the verdict kept in flash is reported, and nothing is downloaded again.
+    let mut sim = lab.sim(&flash, &[]);
+    join(&mut sim);
+    sim.expect(
+        "the download of job abort stopped before its end: going on",
+        STEP,
+    );
+    sim.expect("job abort failed before the restart", JOB_WAIT);
+    assert_eq!(
+        lab.wait_for_end("abort", &mut sim),
+        ("FAILED".to_owned(), "user-abort".to_owned())
+    );
+    assert_eq!(lab.requests("abort").len(), 1);
+    sim.send("ota status");
+    sim.expect("app_ota: no image", STEP);
+}
+
 fn image_len(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }

@@ -24,7 +24,7 @@ use crate::job::{Error as ParseError, ErrorCode, ExecutionReply, OtaDocument};
 use crate::job::{Rejection, UpdateAccepted, SIGNATURE_MAX, UPDATED_BY_MAX};
 use crate::jobs::UpdateRequest;
 use crate::jobs::{self, ClientToken, DeviceStatus, JobId, StatusDetails, Topics};
-use crate::ports::{Control, Download, FileKey, FileRequest, Platform, Qos, Timer};
+use crate::ports::{Control, Download, FileKey, FileRequest, Kept, Platform, Qos, Timer};
 use crate::reason::{Reason, ReasonCode, REASON_MAX};
 use crate::table::{self, Handler, State};
 use crate::version::Version;
@@ -636,6 +636,22 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
     }
 
+    /// Gives the file up for `reason`, keeping the reason with it until the `FAILED` update
+    /// is accepted (then [`Agent::abort_file`] erases it).
+    fn fail_file(&mut self, reason: &Reason) {
+        if !self
+            .job
+            .as_ref()
+            .as_ref()
+            .is_some_and(|job| job.file_created)
+        {
+            return;
+        }
+        if let Err(error) = self.platform.fail_file(reason) {
+            log::error!(target: "ota", "giving the file up: {error}");
+        }
+    }
+
     /// Forgets the current job and its update.
     fn clear_job(&mut self) {
         *self.job = None;
@@ -655,7 +671,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
     fn fail_current_job(&mut self, reason: Reason) {
         log::warn!(target: "ota", "job failed: {reason}");
         self.stop_download();
-        self.abort_file();
+        self.fail_file(&reason);
         if let Some(job) = self.job.as_mut() {
             job.phase = Phase::Finished;
         }
@@ -959,8 +975,18 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
                 execution: job.execution,
                 size,
             };
-            // A download a restart stopped goes on where the flash says it stopped.
-            if let Some(kept) = self.platform.resume_file(&key) {
+            // A download a restart stopped goes on where the flash says it stopped; one that
+            // failed is reported again.
+            let kept = match self.platform.resume_file(&key) {
+                Kept::Failed(reason) => {
+                    job.file_created = true;
+                    log::info!(target: "ota", "job {} failed before the restart", job.id);
+                    return Err(self.fail_later(reason));
+                }
+                Kept::Prefix(kept) => Some(kept),
+                Kept::Nothing => None,
+            };
+            if let Some(kept) = kept {
                 job.file_created = true;
                 job.bytes_kept = job.blocks.set_prefix(kept, size, block_size);
                 job.bytes_done = job.bytes_kept;
@@ -1298,7 +1324,19 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         if !self.answers_report(accepted.client_token.as_ref()) {
             return Err(Stay::Stale);
         }
-        let then = self.report.take().map_or(Then::Continue, |r| r.then);
+        let report = self.report.take();
+        let then = report.as_ref().map_or(Then::Continue, |r| r.then);
+        match report.map(|r| r.body) {
+            Some(ReportBody::Succeeded { .. }) => self.platform.confirm_image(),
+            Some(ReportBody::Failed(reason)) => {
+                if reason.code() == ReasonCode::SelfTest {
+                    self.platform.confirm_image();
+                }
+                // The cloud has the verdict: nothing of the file needs keeping.
+                self.abort_file();
+            }
+            _ => {}
+        }
         if let Some(job) = self.job.as_mut() {
             let known = accepted
                 .execution_state
@@ -1424,12 +1462,10 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             return Ok(());
         }
         job.phase = Phase::Finished;
-        self.abort_file();
+        let reason = Reason::new(ReasonCode::UserAbort);
+        self.fail_file(&reason);
         log::warn!(target: "ota", "job aborted by the user");
-        self.start_report(
-            ReportBody::Failed(Reason::new(ReasonCode::UserAbort)),
-            Then::Idle,
-        );
+        self.start_report(ReportBody::Failed(reason), Then::Idle);
         Ok(())
     }
 

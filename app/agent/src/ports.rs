@@ -82,6 +82,18 @@ pub struct FileKey<'a> {
     pub size: u32,
 }
 
+/// What the update partition holds of a job's file after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// Nothing to go on with: the file is created anew.
+    Nothing,
+    /// The file's first bytes, this many, are in and checked: the download goes on from there.
+    Prefix(u32),
+    /// The download failed before the restart, for this reason, which the cloud may not have
+    /// received: it is reported again, not downloaded again.
+    Failed(Reason),
+}
+
 /// The platform layer: the file in the update partition and the running image.
 ///
 /// Errors are [`Reason`]s, reported as they are: the PAL picks the code (`oversize`,
@@ -93,10 +105,9 @@ pub trait Platform {
     /// notes its key and its progress from then on so that [`Platform::resume_file`] can go on
     /// after a restart; refuses an oversize file before erasing anything.
     fn create_file(&mut self, key: &FileKey<'_>) -> Result<(), Reason>;
-    /// Opens again the file of `key` that a restart (or a power cut) stopped: how many bytes
-    /// from its start are in the partition and checked, to be followed by the rest; `None`
-    /// when there is no such file or nothing of it can be trusted (then `create_file`).
-    fn resume_file(&mut self, key: &FileKey<'_>) -> Option<u32>;
+    /// What is kept of the file of `key` from before a restart (or a power cut); with
+    /// [`Kept::Prefix`] the file is open again for the rest of its blocks.
+    fn resume_file(&mut self, key: &FileKey<'_>) -> Kept;
     /// Writes `data` at `offset` of the file; blocks may come in any order.
     fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason>;
     /// The version of the image being written, read from its header: `Ok(None)` until the
@@ -106,8 +117,15 @@ pub trait Platform {
     /// installation. `signature` is the decoded `sig-sha256-ecdsa`; it is empty only when the
     /// build allows unsigned images.
     fn close_file(&mut self, signature: &[u8]) -> Result<(), Reason>;
-    /// Erases the file (partial or staged), so that nothing of it installs.
+    /// Gives the file up because of `reason`: at once nothing of it can install, and the
+    /// reason is kept (until [`Platform::abort`]) for [`Platform::resume_file`] to return.
+    fn fail_file(&mut self, reason: &Reason) -> Result<(), Reason>;
+    /// Erases the file (partial, failed or staged), so that nothing of it installs and
+    /// nothing of it is kept.
     fn abort(&mut self) -> Result<(), Reason>;
+    /// The new image's self-test verdict reached the cloud: nothing of this update is left
+    /// to do after a restart.
+    fn confirm_image(&mut self);
     /// The version of the running image.
     fn running_version(&self) -> Version;
     /// Activates the staged image: on a device, resets and does not return; it returns

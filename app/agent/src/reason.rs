@@ -45,6 +45,22 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
+    /// Every code.
+    pub const ALL: [ReasonCode; 12] = [
+        ReasonCode::DocParse,
+        ReasonCode::Protocol,
+        ReasonCode::Oversize,
+        ReasonCode::Unsigned,
+        ReasonCode::VersionNotNewer,
+        ReasonCode::Signature,
+        ReasonCode::Image,
+        ReasonCode::Flash,
+        ReasonCode::Download,
+        ReasonCode::UserAbort,
+        ReasonCode::SelfTest,
+        ReasonCode::Activate,
+    ];
+
     /// The code as reported.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -111,6 +127,19 @@ impl Reason {
         &self.detail
     }
 
+    /// Reads back what [`Reason::render`] wrote (a reason kept in flash across a restart);
+    /// `None` for a text that does not start with a known code.
+    pub fn parse(text: &str) -> Option<Reason> {
+        let (code, detail) = match text.split_once(": ") {
+            Some((code, detail)) => (code, detail),
+            None => (text, ""),
+        };
+        let code = ReasonCode::ALL
+            .into_iter()
+            .find(|known| known.as_str() == code)?;
+        Some(Reason::with(code, format_args!("{detail}")))
+    }
+
     /// `"<code>"` or `"<code>: <detail>"`, as reported.
     pub fn render(&self) -> String<REASON_MAX> {
         let mut text = String::new();
@@ -143,6 +172,17 @@ mod tests {
         assert_eq!(reason.render().as_str(), "doc-parse: no filesize");
         assert_eq!(reason.code(), ReasonCode::DocParse);
         assert_eq!(reason.detail(), "no filesize");
+    }
+
+    #[test]
+    fn a_rendered_reason_reads_back() {
+        for code in ReasonCode::ALL {
+            let reason = Reason::with(code, format_args!("at 4096: x: y"));
+            assert_eq!(Reason::parse(&reason.render()), Some(reason));
+            assert_eq!(Reason::parse(code.as_str()), Some(Reason::new(code)));
+        }
+        assert_eq!(Reason::parse("no-such-code: x"), None);
+        assert_eq!(Reason::parse(""), None);
     }
 
     #[test]

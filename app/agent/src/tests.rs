@@ -4,7 +4,7 @@
 use crate::event::{DownloadError, Event, EventKind, Signal};
 use crate::jobs::{JobId, JobStatus, JobsTopic, ThingName, Topics};
 use crate::loopback::{ExecutionRecord, LoopbackJobs};
-use crate::ports::{Control, Download, FileKey, FileRequest, NotSent, Platform, Qos, Timer};
+use crate::ports::{Control, Download, FileKey, FileRequest, Kept, NotSent, Platform, Qos, Timer};
 use crate::reason::{Reason, ReasonCode};
 use crate::table::{self, State, TABLE};
 use crate::version::Version;
@@ -109,6 +109,10 @@ struct FakePlatform {
     journal: Option<(String, u64, u32)>,
     prefix: u32,
     resumes: u32,
+    /// The reason the file was given up for, kept with the journal.
+    verdict: Option<Reason>,
+    fails: u32,
+    confirmations: u32,
 }
 
 impl FakePlatform {
@@ -131,6 +135,9 @@ impl FakePlatform {
             journal: None,
             prefix: 0,
             resumes: 0,
+            verdict: None,
+            fails: 0,
+            confirmations: 0,
         }
     }
 
@@ -143,6 +150,7 @@ impl FakePlatform {
         next.header_in = self.header_in;
         next.journal = self.journal.clone();
         next.prefix = self.prefix;
+        next.verdict = self.verdict.clone();
         next
     }
 
@@ -181,14 +189,17 @@ impl Platform for FakePlatform {
         Ok(())
     }
 
-    fn resume_file(&mut self, key: &FileKey<'_>) -> Option<u32> {
+    fn resume_file(&mut self, key: &FileKey<'_>) -> Kept {
         let ours = (key.job_id.to_string(), key.execution, key.size);
         if self.journal.as_ref() != Some(&ours) {
-            return None;
+            return Kept::Nothing;
+        }
+        if let Some(reason) = self.verdict.clone() {
+            return Kept::Failed(reason);
         }
         self.created = Some(key.size);
         self.resumes += 1;
-        Some(self.prefix)
+        Kept::Prefix(self.prefix)
     }
 
     fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason> {
@@ -231,8 +242,23 @@ impl Platform for FakePlatform {
         Ok(())
     }
 
+    fn fail_file(&mut self, reason: &Reason) -> Result<(), Reason> {
+        self.fails += 1;
+        self.staged = None;
+        self.header_in = false;
+        if self.journal.is_some() && self.verdict.is_none() {
+            self.verdict = Some(reason.clone());
+        }
+        Ok(())
+    }
+
+    fn confirm_image(&mut self) {
+        self.confirmations += 1;
+    }
+
     fn abort(&mut self) -> Result<(), Reason> {
         self.journal = None;
+        self.verdict = None;
         self.file.fill(0xFF);
         self.header_in = false;
         self.created = None;
@@ -659,8 +685,9 @@ fn v1_to_v2_with_blocks_out_of_order_a_resume_and_the_self_test() {
     assert_eq!(status.stats.dropped, 0);
 }
 
-/// Runs a job to a failure, and checks that it ends FAILED with `reason`, the file erased,
-/// and the agent asking for the next job once the report is accepted.
+/// Runs a job to a failure, and checks that it ends FAILED with `reason`, the file given up at
+/// once (nothing of it can install) and erased once the report is accepted, and the agent
+/// asking for the next job then.
 fn assert_failed(h: &mut Harness, job: &str, reason: &str) {
     assert_eq!(h.state(), State::WaitingForJob);
     let update = h.last_update(job);
@@ -671,10 +698,15 @@ fn assert_failed(h: &mut Harness, job: &str, reason: &str) {
     );
     assert_eq!(field(&update.payload, "reason"), Some(reason));
     assert_eq!(update.qos, Qos::AtLeastOnce);
-    assert_eq!(h.agent.platform().created, None, "the file is erased");
     assert_eq!(h.agent.platform().staged, None);
+    assert!(
+        !h.agent.platform().header_in,
+        "nothing of the file can install"
+    );
     h.take_sent();
     h.accept(&update);
+    assert_eq!(h.agent.platform().created, None, "the file is erased");
+    assert_eq!(h.agent.platform().journal, None);
     assert_eq!(h.last_sent().topic, format!("{PREFIX}start-next"));
 }
 
@@ -1331,11 +1363,16 @@ fn a_user_abort_reports_erases_and_stays_ready() {
     assert_eq!(field(&update.payload, "status"), Some("FAILED"));
     assert_eq!(field(&update.payload, "reason"), Some("user-abort"));
     assert_eq!(field(&update.payload, "expectedVersion"), Some("3"));
-    assert_eq!(h.agent.platform().aborts, 1);
+    assert_eq!(
+        (h.agent.platform().fails, h.agent.platform().aborts),
+        (1, 0),
+        "given up, erased only once the cloud has it"
+    );
     assert_eq!(h.agent.download().stops, 1);
     // Ready confirms the update and takes no job.
     h.take_sent();
     assert_eq!(h.accept(&update), Outcome::Moved(State::Ready));
+    assert_eq!(h.agent.platform().aborts, 1);
     assert!(h.sent().is_empty(), "no job request");
     let notify = execution(
         "job-2",
@@ -1476,6 +1513,66 @@ fn a_power_cut_mid_download_resumes_where_the_flash_stopped_for_the_same_executi
     h.message("start-next/accepted", &rerun);
     assert_eq!(h.agent.platform().creates, 1);
     assert_eq!(h.downloads()[0].offset, 0);
+}
+
+#[test]
+fn a_failure_the_cloud_did_not_confirm_before_a_power_cut_is_reported_again_not_downloaded() {
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, Some("AAAAAAAAAAA="));
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, &doc);
+    for index in 0..blocks(&file) {
+        h.block(&file, index);
+    }
+    let failed = h.last_update("job-1");
+    assert_eq!(field(&failed.payload, "status"), Some("FAILED"));
+    let reason = field(&failed.payload, "reason").unwrap().to_string();
+    assert!(reason.starts_with("signature"), "{reason}");
+
+    // The power goes before the update is accepted: the job is still IN_PROGRESS.
+    let mut h = Harness::with(config(), h.agent.platform().power_cut());
+    h.start_with("job-1", 2, &doc);
+    assert!(h.downloads().is_empty(), "not downloaded again");
+    assert_eq!(h.agent.platform().creates, 0);
+    assert_failed(&mut h, "job-1", &reason);
+}
+
+#[test]
+fn a_user_abort_survives_a_power_cut_before_the_cloud_has_it() {
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, None);
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, &doc);
+    h.block(&file, 0);
+    h.send(Event::UserAbort);
+    let mut h = Harness::with(config(), h.agent.platform().power_cut());
+    h.start_with("job-1", 3, &doc);
+    assert!(h.downloads().is_empty(), "the aborted job does not go on");
+    assert_failed(&mut h, "job-1", "user-abort");
+}
+
+#[test]
+fn the_self_test_verdict_is_confirmed_to_the_platform_once_accepted() {
+    let file = v2();
+    let mut h = Harness::with(config(), FakePlatform::new("0.9.4"));
+    h.send(Event::Start);
+    h.message(
+        "start-next/accepted",
+        &execution(
+            "job-1",
+            "IN_PROGRESS",
+            9,
+            r#"{"self_test":"ready","updatedBy":"0.9.3"}"#,
+            &document(&file, URL, r#""HTTP""#, None),
+        ),
+    );
+    assert_eq!(
+        h.agent.platform().confirmations,
+        0,
+        "not before the cloud has it"
+    );
+    h.accept_last_update("job-1");
+    assert_eq!(h.agent.platform().confirmations, 1);
 }
 
 #[test]

@@ -7,11 +7,12 @@ use crate::ota::{CodeSigning, DecoderMemory};
 use crate::platform::Platform;
 use bsp::format::image::ImageHeaderRepr;
 use bsp::hal::ResetReason;
-use bsp::ota::journal::DownloadIdentity;
+use bsp::ota::journal::{DownloadIdentity, Verdict};
 use bsp::ota::pal::{self, IncomingFile};
+use bsp::ota::record::RecordState;
 use bsp::ota::{OtaError, Slots};
 use net::digest::Sha256;
-use ota_agent::ports::{self, FileKey};
+use ota_agent::ports::{self, FileKey, Kept};
 use ota_agent::reason::{Reason, ReasonCode};
 use ota_agent::version::Version;
 
@@ -70,21 +71,30 @@ impl ports::Platform for FlashPlatform {
         Ok(())
     }
 
-    fn resume_file(&mut self, key: &FileKey<'_>) -> Option<u32> {
+    fn resume_file(&mut self, key: &FileKey<'_>) -> Kept {
         self.file = None;
-        let identity = identity(key).ok()?;
+        let Ok(identity) = identity(key) else {
+            return Kept::Nothing;
+        };
         let mut flash = self.platform.flash.lock();
-        match pal::resume_download(&mut *flash, &self.slots, &identity) {
-            Ok(file) => {
-                let kept = file.as_ref().map(IncomingFile::prefix);
-                self.file = file;
-                kept
+        let kept = pal::download_verdict(&mut *flash, &self.slots, &identity).and_then(|verdict| {
+            if let Some(verdict) = verdict {
+                let reason = Reason::parse(&verdict.reason).unwrap_or_else(|| {
+                    Reason::with(ReasonCode::Flash, format_args!("{}", verdict.reason))
+                });
+                return Ok(Kept::Failed(reason));
             }
-            Err(e) => {
-                log::warn!(target: "ota", "the kept download cannot be read: {e}");
-                None
-            }
-        }
+            let file = pal::resume_download(&mut *flash, &self.slots, &identity)?;
+            let kept = file
+                .as_ref()
+                .map_or(Kept::Nothing, |f| Kept::Prefix(f.prefix()));
+            self.file = file;
+            Ok(kept)
+        });
+        kept.unwrap_or_else(|e| {
+            log::warn!(target: "ota", "the kept download cannot be read: {e}");
+            Kept::Nothing
+        })
     }
 
     fn write_block(&mut self, offset: u32, data: &[u8]) -> Result<(), Reason> {
@@ -143,6 +153,25 @@ impl ports::Platform for FlashPlatform {
             kernel::now_ms().wrapping_sub(started)
         );
         Ok(())
+    }
+
+    fn fail_file(&mut self, why: &Reason) -> Result<(), Reason> {
+        self.file = None;
+        let mut flash = self.platform.flash.lock();
+        pal::fail_download(&mut *flash, &self.slots, &Verdict::new(&why.render())).map_err(reason)
+    }
+
+    fn confirm_image(&mut self) {
+        let mut flash = self.platform.flash.lock();
+        let installed = matches!(
+            pal::record(&mut *flash, &self.slots),
+            Ok(Some(record)) if record.state == RecordState::Installed
+        );
+        if installed {
+            if let Err(e) = pal::mark(&mut *flash, &self.slots, RecordState::Confirmed) {
+                log::error!(target: "ota", "marking the image confirmed: {e}");
+            }
+        }
     }
 
     fn abort(&mut self) -> Result<(), Reason> {

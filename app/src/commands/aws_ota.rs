@@ -20,8 +20,8 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
 }
 
 /// The agent starts by itself as soon as the network and the clock are there (`ntp start`)
-/// when a job is under way: after a restart into a new image (reset reason `ota`), for its
-/// self-test, and when `app_ota`'s journal holds a download that a restart or a power cut
+/// when a job is under way: after a restart into a new image (reset reason `ota`, or an image
+/// installed whose self-test verdict the cloud has not confirmed), for its self-test, and when `app_ota`'s journal holds a download that a restart or a power cut
 /// stopped, to go on with it. Neither needs a command.
 pub fn start_for_pending_work(ctx: &mut Context<'_>) -> CommandResult {
     let running = ctx
@@ -32,7 +32,9 @@ pub fn start_for_pending_work(ctx: &mut Context<'_>) -> CommandResult {
     if running {
         return Ok(());
     }
-    if ctx.platform.reset.last_reason() == ResetReason::Ota {
+    if ctx.platform.reset.last_reason() == ResetReason::Ota
+        || crate::ota::awaits_self_test(ctx.platform)
+    {
         writeln!(ctx.out, "aws_ota: the new image awaits its self-test")?;
     } else if let Some(download) = crate::ota::pending_download(ctx.platform) {
         writeln!(

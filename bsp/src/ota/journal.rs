@@ -11,6 +11,11 @@
 //!   this is (the AWS IoT Jobs `jobId` and `executionNumber`) and its length. It is written
 //!   right after the erase, before any block, so a journal never describes a file of
 //!   another job;
+//! * the **verdict**, at [`VERDICT_OFFSET`] (in the identity's page), once the download failed:
+//!   the reason the agent reports with `FAILED`. The file is given up at once (its header
+//!   destroyed, so nothing installs it) but the sector is erased only after the cloud
+//!   accepted the report: a restart in between reports the same reason again instead of
+//!   downloading the file again;
 //! * **progress entries**, from [`PROGRESS_OFFSET`] to the end of the sector, appended in
 //!   order: each says that the file's first `written` bytes are in flash (the first 64, the
 //!   vendor header, in the kept header; the rest in `app_ota`) and gives the JAMCRC register
@@ -34,6 +39,15 @@
 //! | 0x14 | 64 | the job id, 0xFF after its end |
 //! | 0x54 | 4 | JAMCRC of bytes 0x00..0x54 |
 //!
+//! Verdict:
+//!
+//! | off | size | field |
+//! | --- | --- | --- |
+//! | 0x00 | 4 | magic [`VERDICT_MAGIC`] |
+//! | 0x04 | 4 | length of the reason |
+//! | 0x08 | 128 | the reason as reported (`code: detail`), 0xFF after its end |
+//! | 0x88 | 4 | JAMCRC of bytes 0x00..0x88 |
+//!
 //! Progress entry:
 //!
 //! | off | size | field |
@@ -56,6 +70,15 @@ pub const IDENTITY_MAGIC: u32 = 0x4944_3857;
 /// The longest job id (the Jobs API's limit: 64 characters).
 pub const JOB_ID_MAX: usize = 64;
 
+/// Offset of the verdict in the record sector.
+pub const VERDICT_OFFSET: u32 = 0x260;
+/// Bytes the verdict takes.
+pub const VERDICT_LEN: usize = 0x8C;
+/// The verdict's magic ("W8DV").
+pub const VERDICT_MAGIC: u32 = 0x5644_3857;
+/// The longest reason a verdict keeps.
+pub const REASON_MAX: usize = 128;
+
 /// Offset of the first progress entry in the record sector.
 pub const PROGRESS_OFFSET: u32 = 0x300;
 /// Bytes a progress entry takes; entries follow each other without gaps.
@@ -70,6 +93,13 @@ mod identity {
     pub const JOB_ID_LEN: usize = 0x10;
     pub const JOB_ID: usize = 0x14;
     pub const CRC: usize = 0x54;
+}
+
+mod verdict {
+    pub const MAGIC: usize = 0x00;
+    pub const REASON_LEN: usize = 0x04;
+    pub const REASON: usize = 0x08;
+    pub const CRC: usize = 0x88;
 }
 
 mod progress {
@@ -92,6 +122,8 @@ pub enum JournalError {
     BadCrc,
     /// A job id longer than [`JOB_ID_MAX`], or not text.
     BadJobId,
+    /// A reason longer than [`REASON_MAX`], or not text.
+    BadReason,
 }
 
 impl fmt::Display for JournalError {
@@ -102,6 +134,7 @@ impl fmt::Display for JournalError {
             JournalError::BadMagic(magic) => write!(f, "bad journal entry magic 0x{magic:08x}"),
             JournalError::BadCrc => write!(f, "journal entry CRC mismatch"),
             JournalError::BadJobId => write!(f, "journal entry with a bad job id"),
+            JournalError::BadReason => write!(f, "journal entry with a bad reason"),
         }
     }
 }
@@ -163,6 +196,50 @@ impl DownloadIdentity {
         put_bytes(&mut bytes, identity::JOB_ID, self.job_id.as_bytes());
         let crc = jamcrc(&bytes[..identity::CRC]);
         put_u32(&mut bytes, identity::CRC, crc);
+        bytes
+    }
+}
+
+/// Why the download failed, as reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// `statusDetails.reason` of the `FAILED` update.
+    pub reason: heapless::String<REASON_MAX>,
+}
+
+impl Verdict {
+    /// A verdict of `reason`, cut to [`REASON_MAX`] bytes at a character boundary.
+    pub fn new(reason: &str) -> Verdict {
+        let mut kept = heapless::String::new();
+        for c in reason.chars() {
+            if kept.push(c).is_err() {
+                break;
+            }
+        }
+        Verdict { reason: kept }
+    }
+
+    /// Decodes the first [`VERDICT_LEN`] bytes of `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Verdict, JournalError> {
+        let bytes = bytes.get(..VERDICT_LEN).ok_or(JournalError::Truncated)?;
+        check_entry(bytes, VERDICT_MAGIC, verdict::CRC)?;
+        let len = get_u32(bytes, verdict::REASON_LEN) as usize;
+        let text: [u8; REASON_MAX] = get_array(bytes, verdict::REASON);
+        let reason = text
+            .get(..len)
+            .and_then(|text| core::str::from_utf8(text).ok())
+            .ok_or(JournalError::BadReason)?;
+        Ok(Verdict::new(reason))
+    }
+
+    /// The entry as it is programmed.
+    pub fn to_bytes(&self) -> [u8; VERDICT_LEN] {
+        let mut bytes = [0xFFu8; VERDICT_LEN];
+        put_u32(&mut bytes, verdict::MAGIC, VERDICT_MAGIC);
+        put_u32(&mut bytes, verdict::REASON_LEN, self.reason.len() as u32);
+        put_bytes(&mut bytes, verdict::REASON, self.reason.as_bytes());
+        let crc = jamcrc(&bytes[..verdict::CRC]);
+        put_u32(&mut bytes, verdict::CRC, crc);
         bytes
     }
 }
@@ -239,6 +316,18 @@ mod tests {
     }
 
     #[test]
+    fn a_verdict_round_trips_and_a_long_reason_is_cut_whole() {
+        let verdict = Verdict::new("signature: the signature does not verify");
+        assert_eq!(Verdict::parse(&verdict.to_bytes()), Ok(verdict));
+        let long = Verdict::new(&"é".repeat(REASON_MAX));
+        assert_eq!(long.reason.len(), REASON_MAX);
+        assert_eq!(Verdict::parse(&long.to_bytes()), Ok(long));
+        let mut torn = Verdict::new("user-abort").to_bytes();
+        torn[VERDICT_LEN - 1] = 0xFF;
+        assert_eq!(Verdict::parse(&torn), Err(JournalError::BadCrc));
+    }
+
+    #[test]
     fn a_progress_entry_round_trips() {
         let entry = Progress {
             written: 0x7_0000,
@@ -310,7 +399,13 @@ mod tests {
     fn the_entries_fit_the_record_sector_after_the_kept_header() {
         use super::super::record::{KEPT_HEADER_LEN, KEPT_HEADER_OFFSET};
         assert!(KEPT_HEADER_OFFSET as usize + KEPT_HEADER_LEN <= IDENTITY_OFFSET as usize);
-        assert!(IDENTITY_OFFSET as usize + IDENTITY_LEN <= PROGRESS_OFFSET as usize);
+        assert!(IDENTITY_OFFSET as usize + IDENTITY_LEN <= VERDICT_OFFSET as usize);
+        assert!(VERDICT_OFFSET as usize + VERDICT_LEN <= PROGRESS_OFFSET as usize);
+        assert_eq!(
+            IDENTITY_OFFSET / 256,
+            (VERDICT_OFFSET + VERDICT_LEN as u32 - 1) / 256,
+            "the verdict is programmed within one page"
+        );
         assert_eq!(PROGRESS_OFFSET % 256, 0, "progress entries start on a page");
         assert_eq!(256 % PROGRESS_LEN, 0, "no entry crosses a page");
     }

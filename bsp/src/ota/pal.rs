@@ -20,7 +20,8 @@
 
 use super::content::{self, Discard, FileHeader};
 use super::journal::{
-    DownloadIdentity, Progress, IDENTITY_LEN, IDENTITY_OFFSET, PROGRESS_LEN, PROGRESS_OFFSET,
+    DownloadIdentity, Progress, Verdict, IDENTITY_LEN, IDENTITY_OFFSET, PROGRESS_LEN,
+    PROGRESS_OFFSET, VERDICT_LEN, VERDICT_OFFSET,
 };
 use super::record::{
     KeptHeader, RecordRepr, RecordState, KEPT_HEADER_LEN, KEPT_HEADER_OFFSET, RECORD_LEN,
@@ -163,8 +164,53 @@ pub fn create_download<F: Flash + ?Sized>(
     Ok(file)
 }
 
-/// The download `app_ota` was receiving when it stopped, if its journal names one and no file
-/// was staged since.
+/// Gives up the download in `app_ota` because of `verdict`, keeping the verdict until
+/// [`abort_file`] (once the cloud has it): the header at the start is destroyed at once, so
+/// nothing installs the file, and the journal (if the file has one) gets the verdict, so that
+/// a restart before the report was accepted reports it again ([`download_verdict`]).
+pub fn fail_download<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    verdict: &Verdict,
+) -> Result<(), OtaError> {
+    destroy_header(flash, slots)?;
+    let journaled = pending_download(flash, slots)?.is_some();
+    if journaled && is_erased(flash, slots.record_offset() + VERDICT_OFFSET, VERDICT_LEN)? {
+        flash.program(slots.record_offset() + VERDICT_OFFSET, &verdict.to_bytes())?;
+    }
+    Ok(())
+}
+
+/// The verdict [`fail_download`] kept for the download of `identity`, if any.
+pub fn download_verdict<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    identity: &DownloadIdentity,
+) -> Result<Option<Verdict>, OtaError> {
+    if pending_download(flash, slots)?.as_ref() != Some(identity) {
+        return Ok(None);
+    }
+    verdict(flash, slots)
+}
+
+fn verdict<F: Flash + ?Sized>(flash: &mut F, slots: &Slots) -> Result<Option<Verdict>, OtaError> {
+    let mut raw = [0u8; VERDICT_LEN];
+    flash.read(slots.record_offset() + VERDICT_OFFSET, &mut raw)?;
+    Ok(Verdict::parse(&raw).ok())
+}
+
+/// Whether the `len` bytes at `offset` are erased.
+fn is_erased<F: Flash + ?Sized>(flash: &mut F, offset: u32, len: usize) -> Result<bool, OtaError> {
+    let mut chunk = [0u8; 256];
+    let piece = chunk
+        .get_mut(..len)
+        .ok_or(OtaError::Unsupported("a long erased check"))?;
+    flash.read(offset, piece)?;
+    Ok(piece.iter().all(|b| *b == 0xFF))
+}
+
+/// The download `app_ota` was receiving when it stopped (or that failed and whose verdict is
+/// still to reach the cloud), if its journal names one and no file was staged since.
 pub fn pending_download<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
@@ -190,6 +236,7 @@ pub fn resume_download<F: Flash + ?Sized>(
 ) -> Result<Option<IncomingFile>, OtaError> {
     if pending_download(flash, slots)?.as_ref() != Some(identity)
         || identity.file_len > slots.file_capacity()
+        || verdict(flash, slots)?.is_some()
     {
         return Ok(None);
     }

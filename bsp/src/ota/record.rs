@@ -19,7 +19,7 @@
 //! | 0x08 | 4 | the file header's `org_checksum` |
 //! | 0x0C | 4 | the file header's `hd_checksum` |
 //! | 0x10 | 4 | JAMCRC of bytes 0x00..0x10 |
-//! | 0x14 | 4 | state: 0xFFFF_FFFF staged, bit 0 clear installed, bit 1 clear rejected |
+//! | 0x14 | 4 | state: 0xFFFF_FFFF staged, bit 0 clear installed, bit 1 clear rejected, bits 0 and 2 clear confirmed |
 //!
 //! The kept header, at [`KEPT_HEADER_OFFSET`] (a page of its own, so that programming the
 //! record never touches it):
@@ -64,12 +64,16 @@ pub enum RecordState {
     Installed,
     /// The installer refused it (its copy in `app_ota` no longer checked out).
     Rejected,
+    /// Installed, and the new image's self-test verdict reached the cloud: nothing about this
+    /// update is left to do after a restart.
+    Confirmed,
 }
 
 impl RecordState {
     const STAGED: u32 = 0xFFFF_FFFF;
     const INSTALLED: u32 = !1;
     const REJECTED: u32 = !2;
+    const CONFIRMED: u32 = !5;
 
     /// The state word's value.
     pub const fn word(self) -> u32 {
@@ -77,6 +81,7 @@ impl RecordState {
             RecordState::Staged => Self::STAGED,
             RecordState::Installed => Self::INSTALLED,
             RecordState::Rejected => Self::REJECTED,
+            RecordState::Confirmed => Self::CONFIRMED,
         }
     }
 
@@ -85,6 +90,7 @@ impl RecordState {
             Self::STAGED => Some(RecordState::Staged),
             Self::INSTALLED => Some(RecordState::Installed),
             Self::REJECTED => Some(RecordState::Rejected),
+            Self::CONFIRMED => Some(RecordState::Confirmed),
             _ => None,
         }
     }
@@ -96,6 +102,7 @@ impl fmt::Display for RecordState {
             RecordState::Staged => "staged",
             RecordState::Installed => "installed",
             RecordState::Rejected => "rejected",
+            RecordState::Confirmed => "confirmed",
         })
     }
 }
@@ -245,6 +252,7 @@ mod tests {
             RecordState::Staged,
             RecordState::Installed,
             RecordState::Rejected,
+            RecordState::Confirmed,
         ] {
             let record = RecordRepr { state, ..staged() };
             assert_eq!(RecordRepr::parse(&record.to_bytes()), Ok(record));
@@ -253,11 +261,15 @@ mod tests {
 
     #[test]
     fn each_later_state_only_clears_bits_of_the_word_before() {
-        let staged = RecordState::Staged.word();
-        for later in [RecordState::Installed, RecordState::Rejected] {
-            let word = later.word();
-            assert_eq!(word & staged, word, "{later}");
-            assert_eq!((staged ^ word).count_ones(), 1, "{later}");
+        let steps = [
+            (RecordState::Staged, RecordState::Installed),
+            (RecordState::Staged, RecordState::Rejected),
+            (RecordState::Installed, RecordState::Confirmed),
+        ];
+        for (before, later) in steps {
+            let (before, word) = (before.word(), later.word());
+            assert_eq!(word & before, word, "{later}");
+            assert_eq!((before ^ word).count_ones(), 1, "{later}");
         }
     }
 

@@ -1027,3 +1027,53 @@ fn a_file_created_without_an_identity_keeps_no_journal() {
     download_from(&mut flash, &mut incoming, &file[..8192]);
     assert_eq!(pal::pending_download(&mut flash, &slots()), Ok(None));
 }
+
+#[test]
+fn a_failed_download_keeps_its_verdict_until_aborted_and_is_not_resumed() {
+    let file = xz_ota_file("4.4.0", &app_binary(25, 60_000));
+    let id = identity("job-failed", &file);
+    let mut flash = factory_flash();
+    let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
+    download_from(&mut flash, &mut incoming, &file);
+    // Refused at close: the header never reaches the start of app_ota.
+    assert!(close(&mut flash, incoming, &forged(&file)).is_err());
+    let verdict = journal::Verdict::new("signature: the signature does not verify");
+    pal::fail_download(&mut flash, &slots(), &verdict).unwrap();
+    // A second failure (the agent failing again after a restart) keeps the first verdict.
+    pal::fail_download(&mut flash, &slots(), &journal::Verdict::new("other")).unwrap();
+    assert!(vendor_header(&mut flash).is_err());
+    assert_eq!(
+        pal::pending_download(&mut flash, &slots()),
+        Ok(Some(id.clone()))
+    );
+    assert_eq!(
+        pal::download_verdict(&mut flash, &slots(), &id),
+        Ok(Some(verdict))
+    );
+    assert_eq!(pal::resume_download(&mut flash, &slots(), &id), Ok(None));
+    assert_eq!(
+        pal::download_verdict(&mut flash, &slots(), &identity("job-other", &file)),
+        Ok(None)
+    );
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+    // Once the cloud has it, the file goes.
+    abort_file(&mut flash, &slots()).unwrap();
+    assert_eq!(pal::pending_download(&mut flash, &slots()), Ok(None));
+    assert_eq!(pal::download_verdict(&mut flash, &slots(), &id), Ok(None));
+}
+
+#[test]
+fn an_installed_image_is_confirmed_with_one_more_cleared_bit() {
+    let file = xz_ota_file("4.5.0", &app_binary(26, 30_000));
+    let mut flash = factory_flash();
+    let incoming = receive(&mut flash, &file);
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    assert!(matches!(
+        install(&mut flash),
+        Ok(InstallOutcome::Installed(_))
+    ));
+    pal::mark(&mut flash, &slots(), RecordState::Confirmed).unwrap();
+    assert_eq!(record_state(&mut flash), Some(RecordState::Confirmed));
+    // Nothing is installed again.
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+}
