@@ -461,6 +461,47 @@ fn a_user_abort_the_cloud_missed_before_a_power_cut_is_reported_after_it() {
     sim.expect("app_ota: no image", STEP);
 }
 
+#[test]
+fn a_power_cut_after_staging_before_the_cloud_had_self_test_ready_ends_succeeded() {
+    let lab = Lab::up("s");
+    let flash = lab.dir.join("flash.bin");
+    let image = sim_firmware("0.2.0").ota;
+    lab.create_job("staged", &image, None);
+    // A slow link, so that the broker is gone before the file is in.
+    let mut sim = lab.sim(&flash, &["--impair", "rate=2000000bit"]);
+    start_agent(&mut sim);
+    sim.expect("download 1: bytes 0-", STEP);
+    std::thread::scope(|scope| {
+        let broker = scope.spawn(|| lab.cloud(&["fault", "restart-broker", "20"]));
+        sim.expect("file verified; reporting self_test ready", JOB_WAIT);
+        std::thread::sleep(Duration::from_secs(1));
+        let killed = Command::new("kill")
+            .args(["-KILL", &sim.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        broker.join().unwrap();
+    });
+    drop(sim);
+    let text = lab.cloud(&["describe-job", "staged"]);
+    assert!(!text.contains("self_test"), "{text}");
+
+    // Power back: the boot stage installs the staged file (as the W800's bootloader would), and
+    // the job, which never heard self_test: ready, ends SUCCEEDED without a second download.
+    let mut sim = lab.sim(&flash, &[]);
+    sim.expect("installed 0.2.0", STEP);
+    sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
+    rejoin_for_self_test(&mut sim);
+    sim.expect("its image 0.2.0 was installed before the restart", JOB_WAIT);
+    assert_eq!(
+        lab.wait_for_end("staged", &mut sim),
+        ("SUCCEEDED".to_owned(), "accepted 0.2.0".to_owned())
+    );
+    assert_eq!(lab.requests("staged").len(), 1);
+    sim.send("ota status");
+    sim.expect("record:  confirmed", STEP);
+}
+
 fn image_len(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }

@@ -92,6 +92,9 @@ pub enum Kept {
     /// The download failed before the restart, for this reason, which the cloud may not have
     /// received: it is reported again, not downloaded again.
     Failed(Reason),
+    /// The file was staged, and installed at the restart, before the cloud had
+    /// `self_test: ready`: this image version of it now runs, and the self-test follows.
+    Installed(Version),
 }
 
 /// The platform layer: the file in the update partition and the running image.

@@ -113,6 +113,8 @@ struct FakePlatform {
     verdict: Option<Reason>,
     fails: u32,
     confirmations: u32,
+    /// The version the boot stage installed from the journaled file.
+    installed: Option<String>,
 }
 
 impl FakePlatform {
@@ -138,6 +140,7 @@ impl FakePlatform {
             verdict: None,
             fails: 0,
             confirmations: 0,
+            installed: None,
         }
     }
 
@@ -151,6 +154,15 @@ impl FakePlatform {
         next.journal = self.journal.clone();
         next.prefix = self.prefix;
         next.verdict = self.verdict.clone();
+        next
+    }
+
+    /// What the board has after power comes back with a file staged: the boot stage
+    /// installed it, its version runs, the journal still names the job.
+    fn power_cut_after_staging(&self) -> FakePlatform {
+        let mut next = self.reboot();
+        next.journal = self.journal.clone();
+        next.installed = self.staged.clone();
         next
     }
 
@@ -196,6 +208,9 @@ impl Platform for FakePlatform {
         }
         if let Some(reason) = self.verdict.clone() {
             return Kept::Failed(reason);
+        }
+        if let Some(version) = &self.installed {
+            return Kept::Installed(Version::new(version).unwrap());
         }
         self.created = Some(key.size);
         self.resumes += 1;
@@ -1535,6 +1550,41 @@ fn a_failure_the_cloud_did_not_confirm_before_a_power_cut_is_reported_again_not_
     assert!(h.downloads().is_empty(), "not downloaded again");
     assert_eq!(h.agent.platform().creates, 0);
     assert_failed(&mut h, "job-1", &reason);
+}
+
+#[test]
+fn an_image_installed_before_the_cloud_had_self_test_ready_passes_its_self_test() {
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, None);
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, &doc);
+    for index in 0..blocks(&file) {
+        h.block(&file, index);
+    }
+    assert_eq!(h.state(), State::ClosingFile);
+    // The power goes before self_test: ready is accepted; the boot stage installs the file.
+    let platform = h.agent.platform().power_cut_after_staging();
+    assert_eq!(platform.running, "0.9.4");
+    let mut h = Harness::with(config(), platform);
+    h.start_with("job-1", 3, &doc);
+    assert!(h.downloads().is_empty(), "nothing is downloaded again");
+    let done = h.last_update("job-1");
+    assert_eq!(field(&done.payload, "status"), Some("SUCCEEDED"));
+    assert_eq!(field(&done.payload, "reason"), Some("accepted 0.9.4"));
+    assert_eq!(field(&done.payload, "updatedBy"), Some("unknown"));
+    h.accept(&done);
+    assert_eq!(h.agent.platform().confirmations, 1);
+
+    // A journal whose image is not what runs fails the self-test.
+    let mut platform = FakePlatform::new("0.9.3");
+    platform.journal = Some(("job-1".to_string(), 1, IMAGE_LEN as u32));
+    platform.installed = Some("0.9.4".to_string());
+    let mut h = Harness::with(config(), platform);
+    h.start_with("job-1", 3, &doc);
+    assert_eq!(
+        field(&h.last_update("job-1").payload, "reason"),
+        Some("self-test: running 0.9.3, not the installed 0.9.4")
+    );
 }
 
 #[test]

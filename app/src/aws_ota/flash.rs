@@ -77,6 +77,14 @@ impl ports::Platform for FlashPlatform {
             return Kept::Nothing;
         };
         let mut flash = self.platform.flash.lock();
+        let installed = pal::installed_download(&mut *flash, &self.slots, &identity);
+        if let Some(version) = installed
+            .ok()
+            .flatten()
+            .and_then(|v| Version::new(v.as_str()))
+        {
+            return Kept::Installed(version);
+        }
         let kept = pal::download_verdict(&mut *flash, &self.slots, &identity).and_then(|verdict| {
             if let Some(verdict) = verdict {
                 let reason = Reason::parse(&verdict.reason).unwrap_or_else(|| {

@@ -29,7 +29,7 @@ use super::record::{
 };
 use super::{ImageSignature, OtaError, Slots, Workspace};
 use crate::format::crc::JamCrc;
-use crate::format::image::{ImageHeader, ImageHeaderRepr, HEADER_LEN};
+use crate::format::image::{ImageHeader, ImageHeaderRepr, Version, HEADER_LEN};
 use crate::hal::Flash;
 
 /// A staged image, as [`close_file`] found it.
@@ -179,6 +179,27 @@ pub fn fail_download<F: Flash + ?Sized>(
         flash.program(slots.record_offset() + VERDICT_OFFSET, &verdict.to_bytes())?;
     }
     Ok(())
+}
+
+/// The version of the image the installer put into `app` from the download of `identity`,
+/// while the record says installed (its self-test verdict has not reached the cloud): a
+/// restart that came after staging, before the cloud had `self_test: ready`, leaves the job
+/// with its image running and nothing to download.
+pub fn installed_download<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    identity: &DownloadIdentity,
+) -> Result<Option<Version>, OtaError> {
+    let installed = matches!(
+        record(flash, slots)?,
+        Some(record) if record.state == RecordState::Installed
+    );
+    let mut raw = [0u8; IDENTITY_LEN];
+    flash.read(slots.record_offset() + IDENTITY_OFFSET, &mut raw)?;
+    if !installed || DownloadIdentity::parse(&raw).as_ref() != Ok(identity) {
+        return Ok(None);
+    }
+    Ok(Some(super::install::check_app(flash, slots)?.version))
 }
 
 /// The verdict [`fail_download`] kept for the download of `identity`, if any.

@@ -1077,3 +1077,30 @@ fn an_installed_image_is_confirmed_with_one_more_cleared_bit() {
     // Nothing is installed again.
     assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
 }
+
+#[test]
+fn the_image_installed_from_a_journaled_download_is_found_until_confirmed() {
+    let file = xz_ota_file("4.6.0", &app_binary(27, 60_000));
+    let id = identity("job-installed", &file);
+    let mut flash = factory_flash();
+    let mut incoming = pal::create_download(&mut flash, &slots(), &id).unwrap();
+    download_from(&mut flash, &mut incoming, &file);
+    close(&mut flash, incoming, &sign(&file)).unwrap();
+    assert_eq!(
+        pal::installed_download(&mut flash, &slots(), &id),
+        Ok(None),
+        "staged, not installed"
+    );
+    assert!(matches!(
+        install(&mut flash),
+        Ok(InstallOutcome::Installed(_))
+    ));
+    let found = pal::installed_download(&mut flash, &slots(), &id).unwrap();
+    assert_eq!(found.map(|v| v.as_str().to_string()), Some("4.6.0".into()));
+    assert_eq!(
+        pal::installed_download(&mut flash, &slots(), &identity("job-other", &file)),
+        Ok(None)
+    );
+    pal::mark(&mut flash, &slots(), RecordState::Confirmed).unwrap();
+    assert_eq!(pal::installed_download(&mut flash, &slots(), &id), Ok(None));
+}
