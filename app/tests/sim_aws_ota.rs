@@ -156,6 +156,11 @@ impl Lab {
 
     /// The sim on the lab's network with the test PKI's device identity.
     fn sim(&self, flash: &Path, extra: &[&str]) -> Session {
+        Session::start(self.sim_command(flash, extra))
+    }
+
+    /// The command [`Lab::sim`] starts, for options of its own (an environment variable).
+    fn sim_command(&self, flash: &Path, extra: &[&str]) -> Command {
         let (ca, cert, key, signing) = (
             self.file("ca.crt"),
             self.file("w800-demo-1.crt"),
@@ -173,7 +178,21 @@ impl Lab {
             &signing,
         ];
         args.extend_from_slice(extra);
-        Session::start(self.net.sim(flash, &args))
+        self.net.sim(flash, &args)
+    }
+
+    /// The bytes of `job`'s file the file server sent, over every response.
+    fn bytes_sent(&self, job: &str) -> u64 {
+        let key = self.object_key(job);
+        let log = std::fs::read_to_string(self.dir.join("cloud/cloud-svc.log")).unwrap();
+        log.lines()
+            .filter(|line| line.starts_with("files: body") && line.contains(key.as_str()))
+            .filter_map(|line| {
+                line.split_whitespace()
+                    .find_map(|word| word.strip_prefix("bytes="))
+                    .and_then(|bytes| bytes.parse::<u64>().ok())
+            })
+            .sum()
     }
 }
 
@@ -560,49 +579,6 @@ fn an_rsa_device_key_and_a_separate_https_trust_anchor_work() {
 }
 
 #[test]
-fn an_unreachable_broker_stops_the_agent_and_a_retry_allocates_nothing_new() {
-    let net = TestNet::up("u");
-    let flash = temp_flash("unreachable");
-    let dir = flash.parent().unwrap().to_path_buf();
-    let pki = make_pki(&dir);
-    let settings = dir.join("ota.conf");
-    std::fs::write(&settings, "endpoint = iot.w800.test\nport = 9999\n").unwrap();
-    let file = |name: &str| pki.join(name).display().to_string();
-    let (ca, cert, key) = (
-        file("ca.crt"),
-        file("w800-demo-1.crt"),
-        file("w800-demo-1.key"),
-    );
-    let config = settings.display().to_string();
-    let mut sim = Session::start(net.sim(
-        &flash,
-        &[
-            "--ca", &ca, "--cert", &cert, "--key", &key, "--config", &config,
-        ],
-    ));
-    let mut free = Vec::new();
-    for _ in 0..3 {
-        start_agent(&mut sim);
-        sim.expect("the Jobs session did not start", JOB_WAIT);
-        sim.send("ota status");
-        sim.expect("agent: stopped", STEP);
-        sim.send("free");
-        let line = sim.expect("heap free", STEP);
-        // "heap free N bytes, minimum ever M bytes, ...": N.
-        free.push(
-            line.split_whitespace()
-                .nth(2)
-                .unwrap_or_default()
-                .to_owned(),
-        );
-    }
-    // The first attempt made the service's parts; the next ones reuse them.
-    assert_eq!(free[1], free[2], "{free:?}");
-    drop(sim);
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[test]
 fn documents_that_are_not_a_usable_afr_ota_job_fail_with_the_reason_and_v1_keeps_running() {
     let lab = Lab::up("d");
     let flash = lab.dir.join("flash.bin");
@@ -667,4 +643,353 @@ fn a_presigned_url_of_2000_bytes_downloads_and_the_update_succeeds() {
         let url = "https://s3.w800.test:8443".len() + target[0].parse::<usize>().unwrap();
         assert!((1_950..=2_048).contains(&url), "a {url}-byte URL");
     }
+}
+
+// The fault matrix.
+
+/// What goes wrong in one case of the fault matrix.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Nothing: the reference run, whose flash trace places the power cuts.
+    None,
+    /// The power goes during flash write `n` of the process that downloads.
+    PowerCut(u64),
+    /// The file is staged, then the power goes during write `n` of the boot stage's install.
+    PowerCutInInstall(u64),
+    /// `scripts/cloud fault <knob> <value> --times 1` before the job.
+    Cloud(&'static str, &'static str),
+    /// The sim's link impaired so (`--impair`).
+    Link(&'static str),
+    /// The broker stops for 3 s once the download has started.
+    BrokerRestart,
+    /// A second job for the same image queued behind the first: once the first installed
+    /// that version, the second ends FAILED, version-not-newer.
+    JobBehind,
+}
+
+/// One line of the matrix's table.
+struct Row {
+    case: String,
+    state: String,
+    reason: String,
+    sent: u64,
+    size: u64,
+    /// Free heap lost over the case, where the device never restarted.
+    heap_lost: Option<i64>,
+}
+
+/// One line of a flash trace.
+struct FlashWrite {
+    /// The process image, counted from 0 at each `boot` line.
+    image: usize,
+    /// The write's number in its image.
+    number: u64,
+    erase: bool,
+    offset: u64,
+}
+
+/// Named power cuts: (where, the write's number).
+type CutPoints = Vec<(String, u64)>;
+
+/// The points of the reference run's flash trace where the power cuts go, by name: in the
+/// download's process (the first image) and in the boot stage's install.
+fn power_cut_points(trace: &str, file_len: u64) -> (CutPoints, CutPoints) {
+    let slots = bsp::ota::Slots::from_table(&PartitionTableRepr::with_ota()).unwrap();
+    let (app, app_ota, record) = (
+        u64::from(slots.app.offset),
+        u64::from(slots.app_ota.offset),
+        u64::from(slots.record_offset()),
+    );
+    let mut writes = Vec::new();
+    let mut boots = 0usize;
+    for line in trace.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["boot"] => boots += 1,
+            [number, kind, offset, _len] => writes.push(FlashWrite {
+                image: boots - 1,
+                number: number.parse().unwrap(),
+                erase: *kind == "erase",
+                offset: u64::from_str_radix(offset.trim_start_matches("0x"), 16).unwrap(),
+            }),
+            _ => panic!("a bad trace line: {line}"),
+        }
+    }
+    let nth = |image: usize, n: usize, test: &dyn Fn(&FlashWrite) -> bool| {
+        writes
+            .iter()
+            .filter(|w| w.image == image && test(w))
+            .nth(n)
+            .unwrap_or_else(|| panic!("no such write in image {image}"))
+            .number
+    };
+    let body = app_ota..app_ota + file_len;
+    let download = vec![
+        (
+            "erasing app_ota".to_owned(),
+            nth(0, 40, &|w| w.erase && body.contains(&w.offset)),
+        ),
+        (
+            "the journal's identity".to_owned(),
+            nth(0, 0, &|w| w.offset == record + 0x200),
+        ),
+        (
+            "the first block".to_owned(),
+            nth(0, 0, &|w| !w.erase && body.contains(&w.offset)),
+        ),
+        (
+            "the kept header".to_owned(),
+            nth(0, 0, &|w| w.offset == record + 0x100),
+        ),
+        (
+            "a progress entry".to_owned(),
+            nth(0, 2, &|w| !w.erase && w.offset >= record + 0x300),
+        ),
+        (
+            "mid-file".to_owned(),
+            nth(0, 0, &|w| {
+                !w.erase && w.offset >= app_ota + file_len / 2 && w.offset < record
+            }),
+        ),
+        (
+            "the header at app_ota".to_owned(),
+            nth(0, 0, &|w| !w.erase && w.offset == app_ota),
+        ),
+        (
+            "the update record".to_owned(),
+            nth(0, 0, &|w| !w.erase && w.offset == record),
+        ),
+    ];
+    let app_range = app..app_ota;
+    let install_image = writes
+        .iter()
+        .find(|w| app_range.contains(&w.offset))
+        .expect("the install wrote app")
+        .image;
+    let install = vec![
+        (
+            "erasing app".to_owned(),
+            nth(install_image, 100, &|w| {
+                w.erase && app_range.contains(&w.offset)
+            }),
+        ),
+        (
+            "copying into app".to_owned(),
+            nth(install_image, 1000, &|w| {
+                !w.erase && app_range.contains(&w.offset)
+            }),
+        ),
+        (
+            "app's header".to_owned(),
+            nth(install_image, 0, &|w| !w.erase && w.offset == app),
+        ),
+        (
+            "marking installed".to_owned(),
+            nth(install_image, 0, &|w| w.offset == record + 0x14),
+        ),
+    ];
+    (download, install)
+}
+
+/// Runs one case on a fresh device; a row for the table, after checking that the job ended
+/// `expected` and the device runs `runs`.
+fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&Path>) -> Row {
+    let job: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let flash = lab.dir.join(format!("{job}.flash"));
+    let mut extra = Vec::new();
+    match fault {
+        Fault::Cloud(knob, value) => {
+            lab.cloud(&["fault", knob, value, "--times", "1"]);
+        }
+        Fault::Link(spec) => extra = vec!["--impair", spec],
+        _ => {}
+    }
+    lab.create_job(&job, image, None);
+    let behind = format!("{job}-behind");
+    if matches!(fault, Fault::JobBehind) {
+        lab.create_job(&behind, image, None);
+    }
+    let mut command = lab.sim_command(&flash, &extra);
+    if let Fault::PowerCut(n) = fault {
+        command.env(bsp::board::sim::POWER_CUT_ENV, n.to_string());
+    }
+    if let Some(trace) = trace {
+        command.env(bsp::board::sim::FLASH_TRACE_ENV, trace);
+    }
+    let mut sim = Session::start(command);
+    start_agent(&mut sim);
+    match fault {
+        Fault::PowerCut(_) => {
+            sim.expect("w800-sim: power cut during flash write", JOB_WAIT);
+            drop(sim);
+            sim = lab.sim(&flash, &[]);
+            join(&mut sim);
+            // Started by itself when the journal had the download; else the user starts it.
+            sim.send("aws_ota");
+        }
+        Fault::PowerCutInInstall(n) => {
+            sim.expect("file verified; reporting self_test ready", JOB_WAIT);
+            power_cut(&mut sim);
+            drop(sim);
+            let mut command = lab.sim_command(&flash, &[]);
+            command.env(bsp::board::sim::POWER_CUT_ENV, n.to_string());
+            let mut cut = Session::start(command);
+            cut.expect("w800-sim: power cut during flash write", JOB_WAIT);
+            drop(cut);
+            sim = lab.sim(&flash, &[]);
+            join(&mut sim);
+        }
+        Fault::BrokerRestart => {
+            sim.expect("download 1: bytes 0-", STEP);
+            lab.cloud(&["fault", "restart-broker", "3"]);
+        }
+        _ => {}
+    }
+    let (state, reason) = lab.wait_for_end(&job, &mut sim);
+    let expected = if matches!(fault, Fault::Cloud("flip-byte", _)) {
+        ("FAILED", "0.1.0")
+    } else {
+        ("SUCCEEDED", "0.2.0")
+    };
+    assert_eq!(state, expected.0, "{name}: {reason}\n{}", sim.printed());
+    if matches!(fault, Fault::JobBehind) {
+        let (state, why) = lab.wait_for_end(&behind, &mut sim);
+        assert_eq!(state, "FAILED", "{name}: the job behind: {why}");
+        assert!(why.starts_with("version-not-newer"), "{name}: {why}");
+    }
+    sim.send("version");
+    sim.expect(&format!("firmware {} (board", expected.1), STEP);
+    Row {
+        case: name.to_owned(),
+        state,
+        reason,
+        sent: lab.bytes_sent(&job),
+        size: image_len(image),
+        heap_lost: None,
+    }
+}
+
+/// Cuts the sim's power from outside (SIGKILL).
+fn power_cut(sim: &mut Session) {
+    let killed = Command::new("kill")
+        .args(["-KILL", &sim.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// The agent against a broker that is not there, four times in a row: the free heap after
+/// the second attempt and after the fourth (the first made the service's parts).
+fn unreachable_broker_case(lab: &Lab) -> Row {
+    let flash = lab.dir.join("unreachable.flash");
+    let settings = lab.dir.join("unreachable.conf");
+    std::fs::write(&settings, "endpoint = iot.w800.test\nport = 9999\n").unwrap();
+    let config = settings.display().to_string();
+    let mut sim = lab.sim(&flash, &["--config", &config]);
+    let mut free = Vec::new();
+    for _ in 0..4 {
+        start_agent(&mut sim);
+        sim.expect("the Jobs session did not start", JOB_WAIT);
+        sim.send("ota status");
+        sim.expect("agent: stopped", STEP);
+        sim.send("free");
+        let line = sim.expect("heap free", STEP);
+        // "heap free N bytes, minimum ever M bytes, ...": N.
+        free.push(
+            line.split_whitespace()
+                .nth(2)
+                .unwrap()
+                .parse::<i64>()
+                .unwrap(),
+        );
+    }
+    let lost = free[1] - free[3];
+    assert_eq!(lost, 0, "{free:?}");
+    Row {
+        case: "4 failed connections".to_owned(),
+        state: "-".to_owned(),
+        reason: "the Jobs session did not start".to_owned(),
+        sent: 0,
+        size: 0,
+        heap_lost: Some(lost),
+    }
+}
+
+/// The fault matrix: one OTA job per case on a fresh device, through power cuts at the
+/// flash writes of every phase (placed by a reference run's flash trace, so repeatable), a
+/// lossy and a flapping link (seeded), a broker restart, the file server's faults, late and
+/// duplicate notifications, a job queued behind, and failed connections. Every case ends
+/// with the job in its terminal state and the device running the right version; the table
+/// says what each cost.
+#[test]
+fn the_fault_matrix_ends_every_case_in_the_right_state_on_a_bootable_device() {
+    let lab = Lab::up("m");
+    let image = sim_firmware("0.2.0").ota;
+    let trace = lab.dir.join("reference.trace");
+    let mut rows = vec![fault_case(
+        &lab,
+        "no fault",
+        Fault::None,
+        &image,
+        Some(&trace),
+    )];
+    let (download, install) =
+        power_cut_points(&std::fs::read_to_string(&trace).unwrap(), image_len(&image));
+    let mut cases: Vec<(String, Fault)> = Vec::new();
+    for (point, n) in download {
+        cases.push((format!("power cut: {point}"), Fault::PowerCut(n)));
+    }
+    for (point, n) in install {
+        cases.push((format!("power cut: {point}"), Fault::PowerCutInInstall(n)));
+    }
+    let others = [
+        ("link loss 3%", Fault::Link("loss=3%,seed=11")),
+        (
+            "link down 1.5 s in 5",
+            Fault::Link("flap=5000/1500,seed=12"),
+        ),
+        ("broker restart", Fault::BrokerRestart),
+        ("file server stalls", Fault::Cloud("stall-after", "150000")),
+        ("file server cuts", Fault::Cloud("cut-after", "150000")),
+        ("200 to a Range", Fault::Cloud("ignore-range", "on")),
+        ("a byte flipped", Fault::Cloud("flip-byte", "200000")),
+        (
+            "duplicate notifications",
+            Fault::Cloud("duplicate-notifications", "on"),
+        ),
+        ("late replies", Fault::Cloud("delay-replies", "3000")),
+        ("a job queued behind", Fault::JobBehind),
+    ];
+    cases.extend(
+        others
+            .iter()
+            .map(|(name, fault)| (name.to_string(), *fault)),
+    );
+    for (name, fault) in &cases {
+        lab.cloud(&["fault", "clear"]);
+        rows.push(fault_case(&lab, name, *fault, &image, None));
+    }
+    rows.push(unreachable_broker_case(&lab));
+    println!(
+        "{:<32} {:<10} {:<28} {:>22} {:>10}",
+        "case", "job", "reason", "bytes sent / file", "heap lost"
+    );
+    for row in &rows {
+        let heap = row
+            .heap_lost
+            .map_or("-".to_owned(), |lost| lost.to_string());
+        let reason: String = row.reason.chars().take(28).collect();
+        println!(
+            "{:<32} {:<10} {:<28} {:>22} {:>10}",
+            row.case,
+            row.state,
+            reason,
+            format!("{} / {}", row.sent, row.size),
+            heap
+        );
+    }
+    assert!(rows.len() > 24, "{} cases", rows.len());
 }

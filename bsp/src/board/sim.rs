@@ -35,6 +35,14 @@ use wifi::{AccessPoint, SimWifi, DEFAULT_MAC};
 
 /// The environment variable that carries the reset reason into the next run.
 pub const RESET_REASON_ENV: &str = "W800_SIM_RESET_REASON";
+/// Cuts the power during the flash write (an erase of 256 bytes or a page program) with this
+/// number, counted from 0 in the process image that reads it: the first half of its bytes are
+/// written, then the process kills itself (SIGKILL), as a torn write leaves the chip. Read
+/// once and removed, so the sim's own restarts do not inherit it. For the fault matrix.
+pub const POWER_CUT_ENV: &str = "W800_SIM_POWER_CUT";
+/// Appends a line per flash write to this file (`<n> erase|program <offset> <len>`, after a
+/// `boot` line per process image): where the fault matrix picks its power cuts.
+pub const FLASH_TRACE_ENV: &str = "W800_SIM_FLASH_TRACE";
 
 /// The sim's command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,9 +211,25 @@ impl SimBoard {
         // Both are consumed: a power cycle of the sim (a new process) starts without them.
         std::env::remove_var(RESET_REASON_ENV);
         std::env::remove_var(loader::STARTED_FROM_APP_ENV);
+        let power_cut = std::env::var(POWER_CUT_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok());
+        std::env::remove_var(POWER_CUT_ENV);
         let running = Executable::current().map_err(SimError::Executable)?;
-        let (store, factory) =
+        let (mut store, factory) =
             FileStore::open_or_create(&options.flash, firmware_version, &running)?;
+        // Counted from here: the factory content of a new flash file is not the device's.
+        store.writes = 0;
+        store.power_cut = power_cut;
+        store.trace = std::env::var_os(FLASH_TRACE_ENV).and_then(|path| {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()?;
+            writeln!(file, "boot").ok()?;
+            Some(file)
+        });
         if let Some(factory) = factory {
             let level = match factory {
                 FactoryApp::Executable { .. } => NoteLevel::Info,
@@ -324,6 +348,12 @@ fn reset_signal_state() {
 /// The flash file, read and written in place.
 pub struct FileStore {
     file: File,
+    /// Writes so far in this process image.
+    writes: u64,
+    /// The write during which the power goes ([`POWER_CUT_ENV`]).
+    power_cut: Option<u64>,
+    /// Where each write is noted ([`FLASH_TRACE_ENV`]).
+    trace: Option<File>,
 }
 
 impl FileStore {
@@ -346,7 +376,7 @@ impl FileStore {
                 if len != size {
                     return Err(SimError::FlashSize(path.into(), len));
                 }
-                Ok((FileStore { file }, None))
+                Ok((FileStore::new(file), None))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -364,7 +394,7 @@ impl FileStore {
                     .truncate(true)
                     .open(&tmp)
                     .map_err(io_err)?;
-                let mut store = FileStore { file };
+                let mut store = FileStore::new(file);
                 let app = loader::write_factory_flash(&mut store, firmware_version, running)
                     .map_err(SimError::Format)?;
                 store.file.sync_all().map_err(io_err)?;
@@ -372,6 +402,39 @@ impl FileStore {
                 Ok((store, Some(app)))
             }
             Err(e) => Err(SimError::FlashFile(path.into(), e)),
+        }
+    }
+}
+
+impl FileStore {
+    fn new(file: File) -> FileStore {
+        FileStore {
+            file,
+            writes: 0,
+            power_cut: None,
+            trace: None,
+        }
+    }
+
+    /// Notes the write in the trace, and cuts the power if it is the one.
+    fn before_write(&mut self, offset: u32, data: &[u8]) {
+        let number = self.writes;
+        self.writes += 1;
+        if let Some(trace) = self.trace.as_mut() {
+            let kind = if data.iter().all(|b| *b == 0xFF) {
+                "erase"
+            } else {
+                "program"
+            };
+            let _ = writeln!(trace, "{number} {kind} 0x{offset:06x} {}", data.len());
+        }
+        if self.power_cut == Some(number) {
+            let half = data.get(..data.len() / 2).unwrap_or_default();
+            let _ = self.file.write_all_at(half, u64::from(offset));
+            println!("w800-sim: power cut during flash write {number} at 0x{offset:06x}");
+            let _ = io::stdout().flush();
+            // SAFETY: ends this process at once, as a power cut does; nothing runs after it.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
     }
 }
@@ -384,6 +447,7 @@ impl NorStore for FileStore {
     }
 
     fn store(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        self.before_write(offset, data);
         self.file
             .write_all_at(data, u64::from(offset))
             .map_err(|_| FlashError::Io)
