@@ -166,10 +166,7 @@ impl DownloadIdentity {
         check_entry(bytes, IDENTITY_MAGIC, identity::CRC)?;
         let len = get_u32(bytes, identity::JOB_ID_LEN) as usize;
         let id_bytes: [u8; JOB_ID_MAX] = get_array(bytes, identity::JOB_ID);
-        let text = id_bytes
-            .get(..len)
-            .and_then(|id| core::str::from_utf8(id).ok())
-            .ok_or(JournalError::BadJobId)?;
+        let text = text_in(&id_bytes, len).ok_or(JournalError::BadJobId)?;
         let low = get_u32(bytes, identity::EXECUTION);
         let high = get_u32(bytes, identity::EXECUTION + 4);
         DownloadIdentity::new(
@@ -225,10 +222,7 @@ impl Verdict {
         check_entry(bytes, VERDICT_MAGIC, verdict::CRC)?;
         let len = get_u32(bytes, verdict::REASON_LEN) as usize;
         let text: [u8; REASON_MAX] = get_array(bytes, verdict::REASON);
-        let reason = text
-            .get(..len)
-            .and_then(|text| core::str::from_utf8(text).ok())
-            .ok_or(JournalError::BadReason)?;
+        let reason = text_in(&text, len).ok_or(JournalError::BadReason)?;
         Ok(Verdict::new(reason))
     }
 
@@ -274,6 +268,16 @@ impl Progress {
         put_u32(&mut bytes, progress::CRC, crc);
         bytes
     }
+}
+
+/// The first `len` bytes of `field` as text, when they are UTF-8 and the rest is erased (as
+/// [`DownloadIdentity::to_bytes`] and [`Verdict::to_bytes`] leave it: one way to write each).
+fn text_in(field: &[u8], len: usize) -> Option<&str> {
+    let (text, rest) = field.split_at_checked(len)?;
+    if rest.iter().any(|b| *b != 0xFF) {
+        return None;
+    }
+    core::str::from_utf8(text).ok()
 }
 
 /// Checks an entry's erased state, magic and CRC (the CRC covers the bytes before it).
@@ -384,6 +388,20 @@ mod tests {
             Err(JournalError::BadMagic(IDENTITY_MAGIC))
         );
         assert_eq!(Progress::parse(&[0; 4]), Err(JournalError::Truncated));
+    }
+
+    #[test]
+    fn bytes_after_the_text_must_be_erased() {
+        let mut bytes = identity().to_bytes();
+        bytes[identity::JOB_ID + 20] = 0;
+        let crc = jamcrc(&bytes[..identity::CRC]);
+        put_u32(&mut bytes, identity::CRC, crc);
+        assert_eq!(DownloadIdentity::parse(&bytes), Err(JournalError::BadJobId));
+        let mut bytes = Verdict::new("user-abort").to_bytes();
+        bytes[verdict::REASON + 100] = 0;
+        let crc = jamcrc(&bytes[..verdict::CRC]);
+        put_u32(&mut bytes, verdict::CRC, crc);
+        assert_eq!(Verdict::parse(&bytes), Err(JournalError::BadReason));
     }
 
     #[test]
