@@ -896,9 +896,11 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         let parsed: &ExecutionReply = reply;
         let Some(execution) = parsed.execution.as_ref() else {
             self.disarm();
+            self.platform.forget_file();
             return Err(Stay::NoJob);
         };
         if execution.status.is_some_and(|status| status.is_terminal()) {
+            self.platform.forget_file();
             return Err(Stay::NoJob);
         }
         self.disarm();

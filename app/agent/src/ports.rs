@@ -129,6 +129,11 @@ pub trait Platform {
     /// The new image's self-test verdict reached the cloud: nothing of this update is left
     /// to do after a restart.
     fn confirm_image(&mut self);
+    /// No job is under way (the Jobs API offers none): whatever the partition keeps of an
+    /// earlier one (a download, a verdict, an image awaiting its self-test) is stale, since
+    /// that job ended (canceled, timed out) while the device was away. Erases only what is
+    /// there.
+    fn forget_file(&mut self);
     /// The version of the running image.
     fn running_version(&self) -> Version;
     /// Activates the staged image: on a device, resets and does not return; it returns

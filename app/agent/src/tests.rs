@@ -115,6 +115,8 @@ struct FakePlatform {
     confirmations: u32,
     /// The version the boot stage installed from the journaled file.
     installed: Option<String>,
+    /// Stale files dropped.
+    forgets: u32,
 }
 
 impl FakePlatform {
@@ -141,6 +143,7 @@ impl FakePlatform {
             fails: 0,
             confirmations: 0,
             installed: None,
+            forgets: 0,
         }
     }
 
@@ -269,6 +272,15 @@ impl Platform for FakePlatform {
 
     fn confirm_image(&mut self) {
         self.confirmations += 1;
+    }
+
+    fn forget_file(&mut self) {
+        if self.journal.is_some() || self.installed.is_some() {
+            self.forgets += 1;
+        }
+        self.journal = None;
+        self.verdict = None;
+        self.installed = None;
     }
 
     fn abort(&mut self) -> Result<(), Reason> {
@@ -1585,6 +1597,26 @@ fn an_image_installed_before_the_cloud_had_self_test_ready_passes_its_self_test(
         field(&h.last_update("job-1").payload, "reason"),
         Some("self-test: running 0.9.3, not the installed 0.9.4")
     );
+}
+
+#[test]
+fn a_download_of_a_job_that_ended_while_the_device_was_away_is_not_resumed() {
+    let file = v2();
+    let doc = document(&file, URL, r#""HTTP""#, None);
+    let mut h = Harness::new();
+    h.start_with("job-1", 2, &doc);
+    h.block(&file, 0);
+    // The job is canceled (or times out) while the power is off: start-next has none.
+    let mut h = Harness::with(config(), h.agent.platform().power_cut());
+    h.send(Event::Start);
+    assert_eq!(
+        h.message("start-next/accepted", &no_execution()),
+        Outcome::Stayed(Stay::NoJob)
+    );
+    assert_eq!(h.agent.platform().forgets, 1);
+    assert_eq!(h.agent.platform().journal, None);
+    assert_eq!(h.agent.platform().resumes, 0);
+    assert!(h.downloads().is_empty());
 }
 
 #[test]

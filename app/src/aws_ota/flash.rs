@@ -182,6 +182,22 @@ impl ports::Platform for FlashPlatform {
         }
     }
 
+    fn forget_file(&mut self) {
+        let mut flash = self.platform.flash.lock();
+        let pending = pal::pending_download(&mut *flash, &self.slots);
+        let installed = matches!(
+            pal::record(&mut *flash, &self.slots),
+            Ok(Some(record)) if record.state == RecordState::Installed
+        );
+        if matches!(pending, Ok(Some(_))) || installed {
+            log::info!(target: "ota", "no job is under way: dropping what app_ota kept of one");
+            self.file = None;
+            if let Err(e) = pal::abort_file(&mut *flash, &self.slots) {
+                log::error!(target: "ota", "dropping the kept file: {e}");
+            }
+        }
+    }
+
     fn abort(&mut self) -> Result<(), Reason> {
         self.file = None;
         let mut flash = self.platform.flash.lock();
