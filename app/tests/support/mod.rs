@@ -189,10 +189,17 @@ pub fn ota_image(binary: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
 
 /// A private test PKI (certs/make-pki) in `dir`.
 pub fn make_pki(dir: &Path) -> PathBuf {
+    make_pki_with_things(dir, &[])
+}
+
+/// A private test PKI in `dir` with a device identity `<thing>.crt`/`.key` (CN = the thing
+/// name) for each of `things` besides the demo things'.
+pub fn make_pki_with_things(dir: &Path, things: &[String]) -> PathBuf {
     let pki = dir.join("pki");
     let status = Command::new(workspace().join("certs/make-pki"))
         .arg("--out")
         .arg(&pki)
+        .args(things.iter().flat_map(|thing| ["--thing", thing]))
         .stdout(Stdio::null())
         .status()
         .expect("run certs/make-pki");
@@ -321,9 +328,14 @@ pub struct TestNet {
 
 impl TestNet {
     pub fn up(tag: &str) -> TestNet {
+        TestNet::up_with_taps(tag, 1)
+    }
+
+    /// A network with `taps` TAP devices on its bridge, one per sim ([`TestNet::tap`]).
+    pub fn up_with_taps(tag: &str, taps: usize) -> TestNet {
         let name = format!("{tag}{}", std::process::id() % 100_000);
         let status = Command::new(workspace().join("scripts/testnet"))
-            .args(["up", "--name", &name])
+            .args(["up", "--name", &name, "--taps", &taps.to_string()])
             .status()
             .expect("run scripts/testnet");
         assert!(
@@ -335,13 +347,26 @@ impl TestNet {
 
     /// The sim, inside the network, its radio on the network's TAP device.
     pub fn sim(&self, flash: &Path, extra: &[&str]) -> Command {
+        self.sim_on(&TestNet::tap(0), flash, extra)
+    }
+
+    /// The name of TAP device `index` (from 0) that `scripts/testnet up --taps` makes.
+    pub fn tap(index: usize) -> String {
+        match index {
+            0 => "w800tap".to_owned(),
+            index => format!("w800tap{index}"),
+        }
+    }
+
+    /// The sim, inside the network, its radio on TAP device `tap`.
+    pub fn sim_on(&self, tap: &str, flash: &Path, extra: &[&str]) -> Command {
         let mut command = Command::new(workspace().join("scripts/testnet"));
         command
             .args(["exec", "--name", &self.name, "--"])
             .arg(env!("CARGO_BIN_EXE_w800-sim"))
             .arg("--flash")
             .arg(flash)
-            .args(["--tap", "w800tap"])
+            .args(["--tap", tap])
             .args(extra)
             .env_remove("W800_SIM_RESET_REASON");
         command
@@ -373,5 +398,67 @@ impl Drop for TestNet {
         let _ = Command::new(workspace().join("scripts/testnet"))
             .args(["down", "--name", &self.name])
             .status();
+    }
+}
+
+/// The local cloud (`scripts/cloud`: broker, Jobs service, file server) of one test, inside
+/// its test network, with its own run directory and PKI; stopped when dropped.
+pub struct LocalCloud {
+    net: String,
+    dir: PathBuf,
+    pki: PathBuf,
+}
+
+impl LocalCloud {
+    /// Starts the cloud in `net` with its run directory `dir` and the PKI `pki`.
+    pub fn up(net: &TestNet, dir: &Path, pki: &Path) -> LocalCloud {
+        let cloud = LocalCloud {
+            net: net.name.clone(),
+            dir: dir.to_path_buf(),
+            pki: pki.to_path_buf(),
+        };
+        cloud.run(&["up"]);
+        cloud
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(workspace().join("scripts/cloud"));
+        // The service `cargo test --workspace` built for its own tests: building it again from
+        // here, while other test binaries run, would replace libraries under them.
+        let built = target_dir().join("i686-unknown-linux-gnu/debug/cloud-svc");
+        if built.exists() {
+            command.env("CLOUD_SVC_BIN", built);
+        }
+        command
+            .env("CLOUD_TESTNET", &self.net)
+            .env("CLOUD_DIR", &self.dir)
+            .env("CLOUD_PKI_DIR", &self.pki);
+        command
+    }
+
+    /// Runs `scripts/cloud ARGS`; its standard output.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .args(args)
+            .output()
+            .expect("run scripts/cloud");
+        assert!(
+            out.status.success(),
+            "scripts/cloud {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The service's log: the Jobs service's lines and the file server's request log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("cloud-svc.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for LocalCloud {
+    fn drop(&mut self) {
+        let _ = self.command().arg("down").output();
     }
 }
