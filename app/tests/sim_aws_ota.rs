@@ -848,12 +848,17 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         }
         _ => {}
     }
-    let (state, reason) = lab.wait_for_end(&job, &mut sim);
     let expected = if matches!(fault, Fault::Cloud("flip-byte", _)) {
         ("FAILED", "0.1.0")
     } else {
         ("SUCCEEDED", "0.2.0")
     };
+    if expected.0 == "SUCCEEDED" {
+        // The restart into the new image, which then runs its self-test by itself.
+        sim.expect("W800 AWS OTA firmware 0.2.0", JOB_WAIT);
+        rejoin_for_self_test(&mut sim);
+    }
+    let (state, reason) = lab.wait_for_end(&job, &mut sim);
     assert_eq!(state, expected.0, "{name}: {reason}\n{}", sim.printed());
     if matches!(fault, Fault::JobBehind) {
         let (state, why) = lab.wait_for_end(&behind, &mut sim);
