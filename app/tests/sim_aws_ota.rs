@@ -394,17 +394,8 @@ fn power_cut_mid_download_goes_on_from_the_flash_after_the_restart() {
     // The file server stops sending after 150,000 bytes: the sim has written the blocks before
     // that when its power is cut (SIGKILL: nothing of the process runs on).
     const SENT: u64 = 150_000;
-    lab.cloud(&["fault", "stall-after", &SENT.to_string(), "--times", "1"]);
-    lab.create_job("cut", &image, None);
-    let mut sim = lab.sim(&flash, &[]);
-    start_agent(&mut sim);
-    sim.expect("download 1: bytes 0-", STEP);
-    std::thread::sleep(Duration::from_secs(3));
-    let killed = Command::new("kill")
-        .args(["-KILL", &sim.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let mut sim = stalled_download(&lab, &flash, "cut", &image, SENT);
+    power_cut(&mut sim);
     drop(sim);
 
     // Power back: once on the network with the clock set, the agent starts by itself and goes
@@ -439,12 +430,7 @@ fn a_user_abort_the_cloud_missed_before_a_power_cut_is_reported_after_it() {
     let lab = Lab::up("a");
     let flash = lab.dir.join("flash.bin");
     let image = sim_firmware("0.2.0").ota;
-    lab.cloud(&["fault", "stall-after", "100000", "--times", "1"]);
-    lab.create_job("abort", &image, None);
-    let mut sim = lab.sim(&flash, &[]);
-    start_agent(&mut sim);
-    sim.expect("download 1: bytes 0-", STEP);
-    std::thread::sleep(Duration::from_secs(2));
+    let mut sim = stalled_download(&lab, &flash, "abort", &image, 100_000);
     // The broker goes away, the user aborts (the FAILED update cannot go out), the power goes.
     std::thread::scope(|scope| {
         let broker = scope.spawn(|| lab.cloud(&["fault", "restart-broker", "15"]));
@@ -452,11 +438,7 @@ fn a_user_abort_the_cloud_missed_before_a_power_cut_is_reported_after_it() {
         sim.send("ota abort");
         sim.expect("job aborted by the user", STEP);
         std::thread::sleep(Duration::from_secs(1));
-        let killed = Command::new("kill")
-            .args(["-KILL", &sim.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        power_cut(&mut sim);
         broker.join().unwrap();
     });
     drop(sim);
@@ -494,11 +476,7 @@ fn a_power_cut_after_staging_before_the_cloud_had_self_test_ready_ends_succeeded
         let broker = scope.spawn(|| lab.cloud(&["fault", "restart-broker", "20"]));
         sim.expect("file verified; reporting self_test ready", JOB_WAIT);
         std::thread::sleep(Duration::from_secs(1));
-        let killed = Command::new("kill")
-            .args(["-KILL", &sim.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        power_cut(&mut sim);
         broker.join().unwrap();
     });
     drop(sim);
@@ -521,6 +499,19 @@ fn a_power_cut_after_staging_before_the_cloud_had_self_test_ready_ends_succeeded
     sim.expect("record:  confirmed", STEP);
 }
 
+/// A job for `image` whose download the file server stalls after `sent` bytes: the sim on
+/// `flash`, its agent started, two seconds after the download began (the blocks before the
+/// stall are in flash by then).
+fn stalled_download(lab: &Lab, flash: &Path, job: &str, image: &Path, sent: u64) -> Session {
+    lab.cloud(&["fault", "stall-after", &sent.to_string(), "--times", "1"]);
+    lab.create_job(job, image, None);
+    let mut sim = lab.sim(flash, &[]);
+    start_agent(&mut sim);
+    sim.expect("download 1: bytes 0-", STEP);
+    std::thread::sleep(Duration::from_secs(2));
+    sim
+}
+
 fn image_len(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
@@ -531,12 +522,7 @@ fn a_canceled_job_is_aborted_and_the_next_one_runs() {
     let flash = lab.dir.join("flash.bin");
     let image = sim_firmware("0.2.0").ota;
     // The first download stalls after 60 KB: the job is canceled while it waits.
-    lab.cloud(&["fault", "stall-after", "60000", "--times", "1"]);
-    lab.create_job("canceled", &image, None);
-    let mut sim = lab.sim(&flash, &[]);
-    start_agent(&mut sim);
-    sim.expect("download 1: bytes 0-", STEP);
-    std::thread::sleep(Duration::from_secs(2));
+    let mut sim = stalled_download(&lab, &flash, "canceled", &image, 60_000);
     lab.create_job("next", &image, None);
     lab.cloud(&["cancel-job", "canceled", "--force"]);
     assert_eq!(lab.wait_for_end("canceled", &mut sim).0, "CANCELED");
