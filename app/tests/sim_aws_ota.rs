@@ -825,8 +825,8 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
             let mut cut = Session::start(command);
             cut.expect("w800-sim: power cut during flash write", JOB_WAIT);
             drop(cut);
+            // Installs and restarts into the new image, which joins below.
             sim = lab.sim(&flash, &[]);
-            join(&mut sim);
         }
         Fault::BrokerRestart => {
             sim.expect("download 1: bytes 0-", STEP);
