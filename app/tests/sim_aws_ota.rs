@@ -983,5 +983,4 @@ fn the_fault_matrix_ends_every_case_in_the_right_state_on_a_bootable_device() {
             heap
         );
     }
-    assert!(rows.len() > 24, "{} cases", rows.len());
 }
