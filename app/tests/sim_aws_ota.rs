@@ -794,6 +794,9 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         _ => {}
     }
     lab.create_job(&job, image, None);
+    // The cases share the image, and so its object on the file server: this case's bytes are
+    // those sent from here on.
+    let sent_before = lab.bytes_sent(&job);
     let behind = format!("{job}-behind");
     if matches!(fault, Fault::JobBehind) {
         lab.create_job(&behind, image, None);
@@ -858,7 +861,7 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         case: name.to_owned(),
         state,
         reason,
-        sent: lab.bytes_sent(&job),
+        sent: lab.bytes_sent(&job) - sent_before,
         size: image_len(image),
         heap_lost: None,
     }
