@@ -11,7 +11,7 @@ use bsp::sample::app_binary;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{make_pki, ota_image, sim_firmware, temp_flash, workspace, Session, TestNet};
+use support::{make_pki, ota_image, sim_firmware, temp_flash, LocalCloud, Session, TestNet};
 use w800_tool::images;
 
 /// How long a job may take to reach its end state.
@@ -21,6 +21,8 @@ const STEP: Duration = Duration::from_secs(30);
 
 /// A test network with the local cloud in it.
 struct Lab {
+    /// Stopped before the directory it runs in is removed (`Some` until then).
+    local: Option<LocalCloud>,
     net: TestNet,
     dir: PathBuf,
     pki: PathBuf,
@@ -31,35 +33,24 @@ impl Lab {
         let net = TestNet::up(tag);
         let dir = temp_flash(tag).parent().unwrap().to_path_buf();
         let pki = make_pki(&dir);
-        let lab = Lab { net, dir, pki };
-        lab.cloud(&["up"]);
-        lab
+        let local = Some(LocalCloud::up(&net, &dir.join("cloud"), &pki));
+        Lab {
+            local,
+            net,
+            dir,
+            pki,
+        }
+    }
+
+    fn local(&self) -> &LocalCloud {
+        self.local
+            .as_ref()
+            .expect("the cloud runs until the lab is dropped")
     }
 
     /// Runs `scripts/cloud` with this lab's settings; its standard output.
     fn cloud(&self, args: &[&str]) -> String {
-        let mut command = Command::new(workspace().join("scripts/cloud"));
-        // The service `cargo test --workspace` built for its own tests: building it again from
-        // here, while other test binaries run, would replace libraries under them.
-        let built = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| workspace().join("target"), PathBuf::from)
-            .join("i686-unknown-linux-gnu/debug/cloud-svc");
-        if built.exists() {
-            command.env("CLOUD_SVC_BIN", built);
-        }
-        let out = command
-            .args(args)
-            .env("CLOUD_TESTNET", &self.net.name)
-            .env("CLOUD_DIR", self.dir.join("cloud"))
-            .env("CLOUD_PKI_DIR", &self.pki)
-            .output()
-            .expect("run scripts/cloud");
-        assert!(
-            out.status.success(),
-            "scripts/cloud {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.local().run(args)
     }
 
     fn file(&self, name: &str) -> String {
@@ -139,7 +130,7 @@ impl Lab {
     fn request_fields(&self, job: &str, names: &[&str]) -> Vec<Vec<String>> {
         let key = self.object_key(job);
         let key = key.as_str();
-        let log = std::fs::read_to_string(self.dir.join("cloud/cloud-svc.log")).unwrap();
+        let log = self.local().log();
         log.lines()
             .filter(|line| line.starts_with("files: request") && line.contains(key))
             .map(|line| {
@@ -184,7 +175,7 @@ impl Lab {
     /// The bytes of `job`'s file the file server sent, over every response.
     fn bytes_sent(&self, job: &str) -> u64 {
         let key = self.object_key(job);
-        let log = std::fs::read_to_string(self.dir.join("cloud/cloud-svc.log")).unwrap();
+        let log = self.local().log();
         log.lines()
             .filter(|line| line.starts_with("files: body") && line.contains(key.as_str()))
             .filter_map(|line| {
@@ -198,11 +189,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = Command::new(workspace().join("scripts/cloud"))
-            .arg("down")
-            .env("CLOUD_TESTNET", &self.net.name)
-            .env("CLOUD_DIR", self.dir.join("cloud"))
-            .output();
+        drop(self.local.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
