@@ -780,11 +780,19 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         Fault::Link(spec) => extra = vec!["--impair", spec],
         _ => {}
     }
-    lab.create_job(&job, image, None);
-    // The cases share the image, and so its object on the file server: this case's bytes are
-    // those sent from here on.
-    let sent_before = lab.bytes_sent(&job);
+    // A flipped byte fails the file's checks; a 200 to a Range request is refused (the body
+    // would not be the bytes asked for).
+    let expected = match fault {
+        Fault::Cloud("flip-byte" | "ignore-range", _) => ("FAILED", "0.1.0"),
+        _ => ("SUCCEEDED", "0.2.0"),
+    };
+    // A case that ends FAILED never restarts: its free heap is read with the agent idle
+    // before the job is queued and again after it ended.
+    let measures_heap = expected.0 == "FAILED";
     let behind = format!("{job}-behind");
+    if !measures_heap {
+        lab.create_job(&job, image, None);
+    }
     if matches!(fault, Fault::JobBehind) {
         lab.create_job(&behind, image, None);
     }
@@ -797,6 +805,15 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
     }
     let mut sim = Session::start(command);
     start_agent(&mut sim);
+    let free_before = measures_heap.then(|| {
+        sim.expect("RequestingJob -> WaitingForJob", STEP);
+        let free = idle_free(&mut sim);
+        lab.create_job(&job, image, None);
+        free
+    });
+    // The cases share the image, and so its object on the file server: this case's bytes are
+    // those sent from here on (none can have been sent before the agent took the job).
+    let sent_before = lab.bytes_sent(&job);
     match fault {
         Fault::PowerCut(_) => {
             sim.expect("w800-sim: power cut during flash write", JOB_WAIT);
@@ -824,12 +841,6 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         }
         _ => {}
     }
-    // A flipped byte fails the file's checks; a 200 to a Range request is refused (the body
-    // would not be the bytes asked for).
-    let expected = match fault {
-        Fault::Cloud("flip-byte" | "ignore-range", _) => ("FAILED", "0.1.0"),
-        _ => ("SUCCEEDED", "0.2.0"),
-    };
     if expected.0 == "SUCCEEDED" {
         // The restart into the new image, which then runs its self-test by itself.
         sim.expect("W800 AWS OTA firmware 0.2.0", JOB_WAIT);
@@ -844,14 +855,26 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
     }
     sim.send("version");
     sim.expect(&format!("firmware {} (board", expected.1), STEP);
+    let heap_lost = free_before.map(|before| before - idle_free(&mut sim));
+    assert_eq!(heap_lost.unwrap_or(0), 0, "{name}: heap lost");
     Row {
         case: name.to_owned(),
         state,
         reason,
         sent: lab.bytes_sent(&job) - sent_before,
         size: image_len(image),
-        heap_lost: None,
+        heap_lost,
     }
+}
+
+/// The free heap once the agent has been idle for a while (its requests answered, the tasks
+/// of a download ended).
+fn idle_free(sim: &mut Session) -> i64 {
+    std::thread::sleep(Duration::from_secs(3));
+    sim.send("free");
+    let line = sim.expect("heap free", STEP);
+    // "heap free N bytes, minimum ever M bytes, ...": N.
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
 }
 
 /// Cuts the sim's power from outside (SIGKILL).
@@ -877,16 +900,7 @@ fn unreachable_broker_case(lab: &Lab) -> Row {
         sim.expect("the Jobs session did not start", JOB_WAIT);
         sim.send("ota status");
         sim.expect("agent: stopped", STEP);
-        sim.send("free");
-        let line = sim.expect("heap free", STEP);
-        // "heap free N bytes, minimum ever M bytes, ...": N.
-        free.push(
-            line.split_whitespace()
-                .nth(2)
-                .unwrap()
-                .parse::<i64>()
-                .unwrap(),
-        );
+        free.push(idle_free(&mut sim));
     }
     let lost = free[1] - free[3];
     assert_eq!(lost, 0, "{free:?}");
