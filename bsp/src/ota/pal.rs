@@ -174,9 +174,12 @@ pub fn fail_download<F: Flash + ?Sized>(
     verdict: &Verdict,
 ) -> Result<(), OtaError> {
     destroy_header(flash, slots)?;
-    let journaled = pending_download(flash, slots)?.is_some();
-    if journaled && is_erased(flash, slots.record_offset() + VERDICT_OFFSET, VERDICT_LEN)? {
-        flash.program(slots.record_offset() + VERDICT_OFFSET, &verdict.to_bytes())?;
+    let at = slots.record_offset() + VERDICT_OFFSET;
+    let mut there = [0u8; VERDICT_LEN];
+    flash.read(at, &mut there)?;
+    let room = there.iter().all(|b| *b == 0xFF);
+    if room && pending_download(flash, slots)?.is_some() {
+        flash.program(at, &verdict.to_bytes())?;
     }
     Ok(())
 }
@@ -220,16 +223,6 @@ fn verdict<F: Flash + ?Sized>(flash: &mut F, slots: &Slots) -> Result<Option<Ver
     Ok(Verdict::parse(&raw).ok())
 }
 
-/// Whether the `len` bytes at `offset` are erased.
-fn is_erased<F: Flash + ?Sized>(flash: &mut F, offset: u32, len: usize) -> Result<bool, OtaError> {
-    let mut chunk = [0u8; 256];
-    let piece = chunk
-        .get_mut(..len)
-        .ok_or(OtaError::Unsupported("a long erased check"))?;
-    flash.read(offset, piece)?;
-    Ok(piece.iter().all(|b| *b == 0xFF))
-}
-
 /// The download `app_ota` was receiving when it stopped (or that failed and whose verdict is
 /// still to reach the cloud), if its journal names one and no file was staged since.
 pub fn pending_download<F: Flash + ?Sized>(
@@ -266,7 +259,11 @@ pub fn resume_download<F: Flash + ?Sized>(
         written: 0,
         body_crc: JamCrc::new().value(),
     });
-    if progress.written > identity.file_len {
+    // Entries are made at sector boundaries (or at the end): what follows one can be erased.
+    let aligned = progress
+        .written
+        .is_multiple_of(flash.geometry().sector_size);
+    if progress.written > identity.file_len || !(aligned || progress.written == identity.file_len) {
         return Ok(None);
     }
     let mut file = IncomingFile::new(identity.file_len, [0xFF; HEADER_LEN], 0);

@@ -880,6 +880,13 @@ impl Tearing<'_> {
     }
 }
 
+/// A second flash with the same content.
+fn flash_copy(flash: &mut TestFlash) -> TestFlash {
+    let mut bytes = vec![0u8; FlashGeometry::W800.size as usize];
+    flash.read(0, &mut bytes).unwrap();
+    SimulatedNor::new(RamStore(bytes), FlashGeometry::W800)
+}
+
 fn identity(job: &str, file: &[u8]) -> journal::DownloadIdentity {
     journal::DownloadIdentity::new(job, 3, file.len() as u32).unwrap()
 }
@@ -989,6 +996,21 @@ fn a_journal_is_believed_only_for_the_same_download_and_the_same_bytes() {
     }
     let resumed = pal::resume_download(&mut flash, &slots(), &id).unwrap();
     assert_eq!(resumed.map(|f| f.prefix()), Some(3 * 4096));
+
+    // An entry off a sector boundary is not one this code writes: it is not believed, even
+    // with the right CRC, since what follows it could not be erased alone.
+    let mut off_boundary = flash_copy(&mut flash);
+    let mut body = vec![0u8; 5000 - 64];
+    off_boundary.read(APP_OTA + 64, &mut body).unwrap();
+    let entry = journal::Progress {
+        written: 5000,
+        body_crc: jamcrc(&body),
+    };
+    let record = slots().record_offset();
+    // The journal so far: three entries (one per block); the fourth slot is free.
+    let slot = record + journal::PROGRESS_OFFSET + 3 * journal::PROGRESS_LEN as u32;
+    off_boundary.program(slot, &entry.to_bytes()).unwrap();
+    assert_eq!(pal::resume_download(&mut off_boundary, &slots(), &id), Ok(None));
 
     // A bit of the body that changed since (programming only clears bits) is caught.
     let mut byte = [0u8; 1];
