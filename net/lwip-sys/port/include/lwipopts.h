@@ -27,12 +27,17 @@
 #define DEFAULT_ACCEPTMBOX_SIZE     4
 
 /* Memory: lwIP's own heap and pools, not the FreeRTOS heap; all static (.bss). MEM_SIZE holds
- * what is sent (TCP_SND_BUF per connection) and the headers lwIP makes; every received frame
- * takes one PBUF_POOL buffer (1,552 bytes with its pbuf) until the task reads its data, so the
- * pool bounds the receive windows: 24 buffers (37 KB) hold one TCP_WND of 20 segments and leave
- * 4 for the other connection, ARP, DHCP and DNS. */
+ * what is sent until it is acknowledged (at most TCP_SND_BUF per connection) and the headers
+ * lwIP makes: 12 KB holds the two connections of an OTA (MQTT and the download) with full send
+ * buffers; the most it held during an OTA on the sim was 2,168 bytes (docs/ram.md). Every
+ * received frame takes one PBUF_POOL buffer (1,552 bytes with its pbuf) until the task reads
+ * its data, so the pool bounds the receive windows: 24 buffers (37 KB) hold one TCP_WND of 20
+ * segments and leave 4 for the other connection, ARP, DHCP and DNS. The pool stays reserved:
+ * with received frames in the FreeRTOS heap, a full heap drops every segment, the missing one's
+ * retransmission too while later ones wait out of order, and the download stalls (docs/ram.md,
+ * "Tried and not kept: lwIP in the FreeRTOS heap"). */
 #define MEM_ALIGNMENT               4
-#define MEM_SIZE                    (24 * 1024)
+#define MEM_SIZE                    (12 * 1024)
 #define MEMP_NUM_PBUF               16
 #define MEMP_NUM_UDP_PCB            6
 #define MEMP_NUM_TCP_PCB            6
