@@ -15,7 +15,11 @@
 //! - `WaitingForJob` takes `RequestTimer` and `RequestJobDocument`: AWS's has neither, so a
 //!   lost reply left its agent waiting for the next `notify-next`.
 //! - `CreateFile` both creates the file (new job) and resumes with a fresh URL (same job),
-//!   like AWS's `initFileHandler`; only a new job's file is erased.
+//!   like AWS's `initFileHandler`; only a new job's file is erased. After a restart it first
+//!   asks the platform what it kept of the job's file (AWS's agent starts over): it goes on
+//!   with the download where the flash stopped, reports again a failure the cloud may not have
+//!   received (`FailJob`), or, for an image installed before the cloud had
+//!   `self_test: ready`, stays in `CreatingFile` and posts `StartSelfTest`.
 //! - `ClosingFile` is entered after the file checked out and waits for the Jobs API to accept
 //!   `self_test: ready`; only then does the agent activate the image (AWS activates without
 //!   that confirmation).
@@ -88,7 +92,8 @@ pub enum Handler {
     /// After the reboot: report `SUCCEEDED` if the running version is newer than
     /// `updatedBy`, else `FAILED`.
     SelfTest,
-    /// Create the file (a new job) and ask for the download.
+    /// Create the file (a new job), or open what a restart kept of it, and ask for the
+    /// download.
     InitFile,
     /// Start the download at the first missing block.
     RequestData,
