@@ -1010,7 +1010,10 @@ fn a_journal_is_believed_only_for_the_same_download_and_the_same_bytes() {
     // The journal so far: three entries (one per block); the fourth slot is free.
     let slot = record + journal::PROGRESS_OFFSET + 3 * journal::PROGRESS_LEN as u32;
     off_boundary.program(slot, &entry.to_bytes()).unwrap();
-    assert_eq!(pal::resume_download(&mut off_boundary, &slots(), &id), Ok(None));
+    assert_eq!(
+        pal::resume_download(&mut off_boundary, &slots(), &id),
+        Ok(None)
+    );
 
     // A bit of the body that changed since (programming only clears bits) is caught.
     let mut byte = [0u8; 1];
