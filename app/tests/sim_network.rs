@@ -215,7 +215,7 @@ fn heap_free(text: &str) -> Vec<u64> {
 
 #[test]
 fn failed_handshakes_leave_the_heap_as_it_was_and_connects_keep_their_wait() {
-    let net = TestNet::up("l");
+    let net = TestNet::up("lk");
     let flash = temp_flash("leak");
     let dir = flash.parent().unwrap().to_path_buf();
     let pki = make_pki(&dir);
@@ -517,7 +517,7 @@ fn mqtt_over_mutual_tls_subscribes_publishes_and_survives_a_broker_restart() {
 
 #[test]
 fn a_megabyte_comes_by_range_requests_over_https_and_a_200_is_refused() {
-    let net = TestNet::up("h");
+    let net = TestNet::up("hb");
     let flash = temp_flash("http");
     let dir = flash.parent().unwrap().to_path_buf();
     let pki = make_pki(&dir);
