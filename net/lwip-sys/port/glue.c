@@ -169,6 +169,15 @@ int lwip_port_socket(int type, int timeout_ms) {
     }
     lwip_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout_ms, sizeof(timeout_ms));
     lwip_setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &timeout_ms, sizeof(timeout_ms));
+    if (type == 1) {
+        /* Nagle off: a TLS handshake writes its flights in pieces (ClientKeyExchange, then
+         * ChangeCipherSpec and Finished), and Nagle would hold the second until the server
+         * acknowledged the first, which it delays: a round trip and ~40 ms per handshake
+         * (docs/performance.md, "Where the time goes"). Every write here is a whole record or
+         * MQTT packet, so nothing is gained by coalescing. */
+        int on = 1;
+        lwip_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
     return s;
 }
 
