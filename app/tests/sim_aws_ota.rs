@@ -476,11 +476,16 @@ fn a_power_cut_after_staging_before_the_cloud_had_self_test_ready_ends_succeeded
     sim.expect("installed 0.2.0", STEP);
     sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
     rejoin_for_self_test(&mut sim);
-    sim.expect("its image 0.2.0 was installed before the restart", JOB_WAIT);
+    sim.expect(
+        "its image was installed before the restart, replacing 0.1.0",
+        JOB_WAIT,
+    );
     assert_eq!(
         lab.wait_for_end("staged", &mut sim),
         ("SUCCEEDED".to_owned(), "accepted 0.2.0".to_owned())
     );
+    let text = lab.cloud(&["describe-job", "staged"]);
+    assert!(text.contains(r#""updatedBy": "0.1.0""#), "{text}");
     assert_eq!(lab.requests("staged").len(), 1);
     sim.send("ota status");
     sim.expect("record:  confirmed", STEP);

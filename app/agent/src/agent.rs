@@ -38,9 +38,6 @@ pub const MAX_BLOCKS: u32 = 1024;
 /// A `RequestTimer` more than this early is taken for one armed before (and already
 /// stopped), not for the current arming: a FreeRTOS timer's period is rounded to ticks.
 const TIMER_SLACK_MS: u64 = 20;
-/// `updatedBy` of a `SUCCEEDED` whose execution never got `self_test: ready` (the restart came
-/// before the cloud had it), so the version it replaced is not known.
-const UPDATED_BY_UNKNOWN: &str = "unknown";
 /// The largest update payload the agent writes.
 const PAYLOAD_MAX: usize = 512;
 
@@ -251,9 +248,6 @@ struct Job {
     size: u32,
     /// `statusDetails.updatedBy` as the execution had it (self-test).
     updated_by: Option<String<UPDATED_BY_MAX>>,
-    /// The version of this job's image, installed before a restart that came before the
-    /// cloud had `self_test: ready` (self-test without `updatedBy`).
-    installed: Option<Version>,
     file_created: bool,
     blocks: Blocks,
     bytes_done: u32,
@@ -771,7 +765,6 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
             phase,
             size,
             updated_by: execution.status_details.updated_by.clone(),
-            installed: None,
             file_created: false,
             blocks: Blocks::new(size.div_ceil(self.config.block_size).min(MAX_BLOCKS)),
             bytes_done: 0,
@@ -931,22 +924,13 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         }
         job.phase = Phase::Finished;
         let updated_by = job.updated_by.clone();
-        let installed = job.installed.clone();
         let running = self.platform.running_version();
-        let verdict = match (&updated_by, installed) {
-            // Installed from this job's file: what runs must be the image the file carried.
-            (None, Some(installed)) if installed.as_str() == running.as_str() => {
-                Ok(String::try_from(UPDATED_BY_UNKNOWN).unwrap_or_default())
-            }
-            (None, Some(installed)) => Err(Reason::with(
-                ReasonCode::SelfTest,
-                format_args!("running {running}, not the installed {installed}"),
-            )),
-            (None, None) => Err(Reason::with(
+        let verdict = match &updated_by {
+            None => Err(Reason::with(
                 ReasonCode::SelfTest,
                 format_args!("no updatedBy"),
             )),
-            (Some(before), _) => {
+            Some(before) => {
                 let before_version = Version::new(before).unwrap_or_default();
                 let passed = if self.config.allow_downgrade {
                     running.as_str() != before.as_str()
@@ -1003,14 +987,14 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
                     log::info!(target: "ota", "job {} failed before the restart", job.id);
                     return Err(self.fail_later(reason));
                 }
-                Kept::Installed(version) => {
+                Kept::Installed(replaced) => {
                     log::info!(
                         target: "ota",
-                        "job {}: its image {version} was installed before the restart",
+                        "job {}: its image was installed before the restart, replacing {replaced}",
                         job.id
                     );
                     job.phase = Phase::SelfTest;
-                    job.installed = Some(version);
+                    job.updated_by = String::try_from(replaced.as_str()).ok();
                     self.post(Signal::StartSelfTest);
                     return Err(Stay::Installed);
                 }

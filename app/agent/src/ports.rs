@@ -93,7 +93,8 @@ pub enum Kept {
     /// received: it is reported again, not downloaded again.
     Failed(Reason),
     /// The file was staged, and installed at the restart, before the cloud had
-    /// `self_test: ready`: this image version of it now runs, and the self-test follows.
+    /// `self_test: ready`: its image now runs, and the self-test follows, against this
+    /// version, the one that ran when the download began (what `updatedBy` would have said).
     Installed(Version),
 }
 

@@ -113,7 +113,7 @@ struct FakePlatform {
     verdict: Option<Reason>,
     fails: u32,
     confirmations: u32,
-    /// The version the boot stage installed from the journaled file.
+    /// The version the image the boot stage installed from the journaled file replaced.
     installed: Option<String>,
     /// Stale files dropped.
     forgets: u32,
@@ -161,11 +161,12 @@ impl FakePlatform {
     }
 
     /// What the board has after power comes back with a file staged: the boot stage
-    /// installed it, its version runs, the journal still names the job.
+    /// installed it, its version runs, the journal still names the job and the version it
+    /// replaced.
     fn power_cut_after_staging(&self) -> FakePlatform {
         let mut next = self.reboot();
         next.journal = self.journal.clone();
-        next.installed = self.staged.clone();
+        next.installed = Some(self.running.clone());
         next
     }
 
@@ -1583,19 +1584,19 @@ fn an_image_installed_before_the_cloud_had_self_test_ready_passes_its_self_test(
     let done = h.last_update("job-1");
     assert_eq!(field(&done.payload, "status"), Some("SUCCEEDED"));
     assert_eq!(field(&done.payload, "reason"), Some("accepted 0.9.4"));
-    assert_eq!(field(&done.payload, "updatedBy"), Some("unknown"));
+    assert_eq!(field(&done.payload, "updatedBy"), Some("0.9.3"));
     h.accept(&done);
     assert_eq!(h.agent.platform().confirmations, 1);
 
-    // A journal whose image is not what runs fails the self-test.
+    // What runs is not newer than what the download replaced: the self-test fails.
     let mut platform = FakePlatform::new("0.9.3");
     platform.journal = Some(("job-1".to_string(), 1, IMAGE_LEN as u32));
-    platform.installed = Some("0.9.4".to_string());
+    platform.installed = Some("0.9.3".to_string());
     let mut h = Harness::with(config(), platform);
     h.start_with("job-1", 3, &doc);
     assert_eq!(
         field(&h.last_update("job-1").payload, "reason"),
-        Some("self-test: running 0.9.3, not the installed 0.9.4")
+        Some("self-test: running 0.9.3 is not newer than 0.9.3")
     );
 }
 

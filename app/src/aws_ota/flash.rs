@@ -5,7 +5,7 @@
 
 use crate::ota::{CodeSigning, DecoderMemory};
 use crate::platform::Platform;
-use bsp::format::image::ImageHeaderRepr;
+use bsp::format::image::{self, ImageHeaderRepr};
 use bsp::hal::ResetReason;
 use bsp::ota::journal::{DownloadIdentity, Verdict};
 use bsp::ota::pal::{self, IncomingFile};
@@ -34,14 +34,18 @@ impl FlashPlatform {
     }
 }
 
-/// The journal's identity of the file of `key`.
-fn identity(key: &FileKey<'_>) -> Result<DownloadIdentity, Reason> {
-    DownloadIdentity::new(key.job_id, key.execution, key.size).ok_or_else(|| {
-        Reason::with(
-            ReasonCode::Flash,
-            format_args!("job id of {} bytes", key.job_id.len()),
-        )
-    })
+impl FlashPlatform {
+    /// The journal's identity of the file of `key`, which replaces the version running.
+    fn identity(&self, key: &FileKey<'_>) -> Result<DownloadIdentity, Reason> {
+        let running = image::Version::new(self.running.as_str())
+            .map_err(|e| Reason::with(ReasonCode::Flash, format_args!("running version: {e}")))?;
+        DownloadIdentity::new(key.job_id, key.execution, key.size, running).ok_or_else(|| {
+            Reason::with(
+                ReasonCode::Flash,
+                format_args!("job id of {} bytes", key.job_id.len()),
+            )
+        })
+    }
 }
 
 /// The agent's reason for a platform-layer error.
@@ -64,7 +68,7 @@ impl ports::Platform for FlashPlatform {
 
     fn create_file(&mut self, key: &FileKey<'_>) -> Result<(), Reason> {
         self.file = None;
-        let identity = identity(key)?;
+        let identity = self.identity(key)?;
         let mut flash = self.platform.flash.lock();
         let file = pal::create_download(&mut *flash, &self.slots, &identity).map_err(reason)?;
         self.file = Some(file);
@@ -73,7 +77,7 @@ impl ports::Platform for FlashPlatform {
 
     fn resume_file(&mut self, key: &FileKey<'_>) -> Kept {
         self.file = None;
-        let Ok(identity) = identity(key) else {
+        let Ok(identity) = self.identity(key) else {
             return Kept::Nothing;
         };
         let mut flash = self.platform.flash.lock();

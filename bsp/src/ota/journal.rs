@@ -8,9 +8,10 @@
 //! so that a program torn by power loss reads as "no entry", never as a wrong one:
 //!
 //! * the **download identity**, at [`IDENTITY_OFFSET`] (a page of its own): which job's file
-//!   this is (the AWS IoT Jobs `jobId` and `executionNumber`) and its length. It is written
-//!   right after the erase, before any block, so a journal never describes a file of
-//!   another job;
+//!   this is (the AWS IoT Jobs `jobId` and `executionNumber`), its length, and the version
+//!   that ran when the download began (what the update replaces: the self-test's `updatedBy`
+//!   when a restart came before the cloud had it). It is written right after the erase, before
+//!   any block, so a journal never describes a file of another job;
 //! * the **verdict**, at [`VERDICT_OFFSET`] (in the identity's page), once the download failed:
 //!   the reason the agent reports with `FAILED`. The file is given up at once (its header
 //!   destroyed, so nothing installs it) but the sector is erased only after the cloud
@@ -37,7 +38,8 @@
 //! | 0x08 | 8 | `executionNumber` (0 when the Jobs API gave none) |
 //! | 0x10 | 4 | length of the job id |
 //! | 0x14 | 64 | the job id, 0xFF after its end |
-//! | 0x54 | 4 | JAMCRC of bytes 0x00..0x54 |
+//! | 0x54 | 16 | the version that ran, as an image header's `ver` field |
+//! | 0x64 | 4 | JAMCRC of bytes 0x00..0x64 |
 //!
 //! Verdict:
 //!
@@ -59,19 +61,20 @@
 
 use crate::format::bytes::{get_array, get_u32, put_bytes, put_u32};
 use crate::format::crc::jamcrc;
+use crate::format::image::Version;
 use core::fmt;
 
 /// Offset of the download identity in the record sector.
 pub const IDENTITY_OFFSET: u32 = 0x200;
 /// Bytes the identity takes.
-pub const IDENTITY_LEN: usize = 0x58;
+pub const IDENTITY_LEN: usize = 0x68;
 /// The identity's magic ("W8DI").
 pub const IDENTITY_MAGIC: u32 = 0x4944_3857;
 /// The longest job id (the Jobs API's limit: 64 characters).
 pub const JOB_ID_MAX: usize = 64;
 
 /// Offset of the verdict in the record sector.
-pub const VERDICT_OFFSET: u32 = 0x260;
+pub const VERDICT_OFFSET: u32 = 0x270;
 /// Bytes the verdict takes.
 pub const VERDICT_LEN: usize = 0x8C;
 /// The verdict's magic ("W8DV").
@@ -92,7 +95,8 @@ mod identity {
     pub const EXECUTION: usize = 0x08;
     pub const JOB_ID_LEN: usize = 0x10;
     pub const JOB_ID: usize = 0x14;
-    pub const CRC: usize = 0x54;
+    pub const REPLACED: usize = 0x54;
+    pub const CRC: usize = 0x64;
 }
 
 mod verdict {
@@ -124,6 +128,8 @@ pub enum JournalError {
     BadJobId,
     /// A reason longer than [`REASON_MAX`], or not text.
     BadReason,
+    /// A version field that is not one.
+    BadVersion,
 }
 
 impl fmt::Display for JournalError {
@@ -135,6 +141,7 @@ impl fmt::Display for JournalError {
             JournalError::BadCrc => write!(f, "journal entry CRC mismatch"),
             JournalError::BadJobId => write!(f, "journal entry with a bad job id"),
             JournalError::BadReason => write!(f, "journal entry with a bad reason"),
+            JournalError::BadVersion => write!(f, "journal entry with a bad version"),
         }
     }
 }
@@ -148,16 +155,32 @@ pub struct DownloadIdentity {
     pub execution: u64,
     /// The file's length, header and body.
     pub file_len: u32,
+    /// The version that ran when the download began: what the update replaces.
+    pub replaced: Version,
 }
 
 impl DownloadIdentity {
     /// The identity of `job_id`'s file; `None` for a job id longer than [`JOB_ID_MAX`].
-    pub fn new(job_id: &str, execution: u64, file_len: u32) -> Option<DownloadIdentity> {
+    pub fn new(
+        job_id: &str,
+        execution: u64,
+        file_len: u32,
+        replaced: Version,
+    ) -> Option<DownloadIdentity> {
         Some(DownloadIdentity {
             job_id: heapless::String::try_from(job_id).ok()?,
             execution,
             file_len,
+            replaced,
         })
+    }
+
+    /// Whether `other` names the same file: the same job, execution and length (the version
+    /// that ran is what the file replaces, not part of which file it is).
+    pub fn same_file(&self, other: &DownloadIdentity) -> bool {
+        self.job_id == other.job_id
+            && self.execution == other.execution
+            && self.file_len == other.file_len
     }
 
     /// Decodes the first [`IDENTITY_LEN`] bytes of `bytes`.
@@ -169,10 +192,13 @@ impl DownloadIdentity {
         let text = text_in(&id_bytes, len).ok_or(JournalError::BadJobId)?;
         let low = get_u32(bytes, identity::EXECUTION);
         let high = get_u32(bytes, identity::EXECUTION + 4);
+        let replaced = Version::from_field(get_array(bytes, identity::REPLACED))
+            .map_err(|_| JournalError::BadVersion)?;
         DownloadIdentity::new(
             text,
             u64::from(high) << 32 | u64::from(low),
             get_u32(bytes, identity::FILE_LEN),
+            replaced,
         )
         .ok_or(JournalError::BadJobId)
     }
@@ -191,6 +217,7 @@ impl DownloadIdentity {
         );
         put_u32(&mut bytes, identity::JOB_ID_LEN, self.job_id.len() as u32);
         put_bytes(&mut bytes, identity::JOB_ID, self.job_id.as_bytes());
+        put_bytes(&mut bytes, identity::REPLACED, self.replaced.as_field());
         let crc = jamcrc(&bytes[..identity::CRC]);
         put_u32(&mut bytes, identity::CRC, crc);
         bytes
@@ -300,8 +327,12 @@ fn check_entry(bytes: &[u8], magic: u32, crc_at: usize) -> Result<(), JournalErr
 mod tests {
     use super::*;
 
+    fn version(text: &str) -> Version {
+        Version::new(text).unwrap()
+    }
+
     fn identity() -> DownloadIdentity {
-        DownloadIdentity::new("ota-job_7", 0x1_0000_0003, 459_776).unwrap()
+        DownloadIdentity::new("ota-job_7", 0x1_0000_0003, 459_776, version("1.2.3")).unwrap()
     }
 
     #[test]
@@ -311,12 +342,23 @@ mod tests {
             Ok(identity())
         );
         let longest = "j".repeat(JOB_ID_MAX);
-        let long = DownloadIdentity::new(&longest, 0, 1).unwrap();
+        let long = DownloadIdentity::new(&longest, 0, 1, version("15-characters-v")).unwrap();
         assert_eq!(DownloadIdentity::parse(&long.to_bytes()), Ok(long));
         assert_eq!(
-            DownloadIdentity::new(&"j".repeat(JOB_ID_MAX + 1), 0, 1),
+            DownloadIdentity::new(&"j".repeat(JOB_ID_MAX + 1), 0, 1, version("1")),
             None
         );
+        // The version that ran is not part of which file it is.
+        let after = DownloadIdentity {
+            replaced: version("1.2.4"),
+            ..identity()
+        };
+        assert!(after.same_file(&identity()));
+        let rerun = DownloadIdentity {
+            execution: 4,
+            ..identity()
+        };
+        assert!(!rerun.same_file(&identity()));
     }
 
     #[test]

@@ -184,10 +184,11 @@ pub fn fail_download<F: Flash + ?Sized>(
     Ok(())
 }
 
-/// The version of the image the installer put into `app` from the download of `identity`,
-/// while the record says installed (its self-test verdict has not reached the cloud): a
-/// restart that came after staging, before the cloud had `self_test: ready`, leaves the job
-/// with its image running and nothing to download.
+/// The version the image in `app` replaced, when the installer put it there from the
+/// download of `identity` and the record says installed (its self-test verdict has not reached
+/// the cloud): a restart that came after staging, before the cloud had `self_test: ready`,
+/// leaves the job with its image running, nothing to download, and this version as its
+/// self-test's `updatedBy`. `app` must check out.
 pub fn installed_download<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
@@ -199,10 +200,14 @@ pub fn installed_download<F: Flash + ?Sized>(
     );
     let mut raw = [0u8; IDENTITY_LEN];
     flash.read(slots.record_offset() + IDENTITY_OFFSET, &mut raw)?;
-    if !installed || DownloadIdentity::parse(&raw).as_ref() != Ok(identity) {
+    let kept = DownloadIdentity::parse(&raw)
+        .ok()
+        .filter(|kept| installed && kept.same_file(identity));
+    let Some(kept) = kept else {
         return Ok(None);
-    }
-    Ok(Some(super::install::check_app(flash, slots)?.version))
+    };
+    super::install::check_app(flash, slots)?;
+    Ok(Some(kept.replaced))
 }
 
 /// The verdict [`fail_download`] kept for the download of `identity`, if any.
@@ -211,7 +216,7 @@ pub fn download_verdict<F: Flash + ?Sized>(
     slots: &Slots,
     identity: &DownloadIdentity,
 ) -> Result<Option<Verdict>, OtaError> {
-    if pending_download(flash, slots)?.as_ref() != Some(identity) {
+    if !pending_download(flash, slots)?.is_some_and(|kept| kept.same_file(identity)) {
         return Ok(None);
     }
     verdict(flash, slots)
@@ -248,7 +253,7 @@ pub fn resume_download<F: Flash + ?Sized>(
     slots: &Slots,
     identity: &DownloadIdentity,
 ) -> Result<Option<IncomingFile>, OtaError> {
-    if pending_download(flash, slots)?.as_ref() != Some(identity)
+    if !pending_download(flash, slots)?.is_some_and(|kept| kept.same_file(identity))
         || identity.file_len > slots.file_capacity()
         || verdict(flash, slots)?.is_some()
     {

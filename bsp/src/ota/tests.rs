@@ -888,7 +888,9 @@ fn flash_copy(flash: &mut TestFlash) -> TestFlash {
 }
 
 fn identity(job: &str, file: &[u8]) -> journal::DownloadIdentity {
-    journal::DownloadIdentity::new(job, 3, file.len() as u32).unwrap()
+    // The factory flash runs 1.0.0.
+    journal::DownloadIdentity::new(job, 3, file.len() as u32, Version::new("1.0.0").unwrap())
+        .unwrap()
 }
 
 /// Writes the 4 KiB blocks of `file` from `from` on, in order, until the flash fails; returns
@@ -1120,8 +1122,13 @@ fn the_image_installed_from_a_journaled_download_is_found_until_confirmed() {
         install(&mut flash),
         Ok(InstallOutcome::Installed(_))
     ));
-    let found = pal::installed_download(&mut flash, &slots(), &id).unwrap();
-    assert_eq!(found.map(|v| v.as_str().to_string()), Some("4.6.0".into()));
+    // Asked for by the new image, which runs another version: the same file all the same.
+    let asked = journal::DownloadIdentity {
+        replaced: Version::new("4.6.0").unwrap(),
+        ..id.clone()
+    };
+    let found = pal::installed_download(&mut flash, &slots(), &asked).unwrap();
+    assert_eq!(found.map(|v| v.as_str().to_string()), Some("1.0.0".into()));
     assert_eq!(
         pal::installed_download(&mut flash, &slots(), &identity("job-other", &file)),
         Ok(None)
