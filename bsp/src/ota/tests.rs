@@ -404,42 +404,6 @@ fn a_new_download_unstages_the_old_image_first() {
     assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
 }
 
-/// A flash that loses power: every operation after the first `budget` fails.
-struct Failing<'f> {
-    inner: &'f mut TestFlash,
-    budget: u32,
-}
-
-impl Flash for Failing<'_> {
-    fn geometry(&self) -> FlashGeometry {
-        self.inner.geometry()
-    }
-
-    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), crate::hal::FlashError> {
-        self.inner.read(offset, buf)
-    }
-
-    fn erase_sector(&mut self, offset: u32) -> Result<(), crate::hal::FlashError> {
-        self.spend()?;
-        self.inner.erase_sector(offset)
-    }
-
-    fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), crate::hal::FlashError> {
-        self.spend()?;
-        self.inner.program(offset, data)
-    }
-}
-
-impl Failing<'_> {
-    fn spend(&mut self) -> Result<(), crate::hal::FlashError> {
-        self.budget = self
-            .budget
-            .checked_sub(1)
-            .ok_or(crate::hal::FlashError::Io)?;
-        Ok(())
-    }
-}
-
 #[test]
 fn power_lost_during_an_install_leaves_it_staged_and_the_next_start_finishes_it() {
     let body = app_binary(9, 60_000);
@@ -447,10 +411,7 @@ fn power_lost_during_an_install_leaves_it_staged_and_the_next_start_finishes_it(
     for budget in [0, 1, 2, 50, 200] {
         let mut flash = factory_flash();
         stage(&mut flash, &file).unwrap();
-        let mut failing = Failing {
-            inner: &mut flash,
-            budget,
-        };
+        let mut failing = PowerLoss::new(&mut flash, budget, false);
         let err = install(&mut failing).unwrap_err();
         assert!(!err.rejected, "budget {budget}: {err:?}");
         assert!(matches!(err.error, OtaError::Flash(_)), "{err:?}");
@@ -478,10 +439,7 @@ fn an_image_already_in_app_is_recognised_without_writing() {
     let incoming = open_file(&mut flash, &slots()).unwrap();
     close(&mut flash, incoming, &sign(&file)).unwrap();
     // Only the record's state word may be programmed.
-    let mut careful = Failing {
-        inner: &mut flash,
-        budget: 1,
-    };
+    let mut careful = PowerLoss::new(&mut flash, 1, false);
     assert!(matches!(
         install(&mut careful),
         Ok(InstallOutcome::AlreadyInstalled(_))
@@ -684,10 +642,7 @@ fn power_lost_between_the_body_and_the_header_leaves_no_header_and_the_file_stag
     for budget in 0..=3 {
         let mut flash = factory_flash();
         let incoming = receive(&mut flash, &file);
-        let mut failing = Failing {
-            inner: &mut flash,
-            budget,
-        };
+        let mut failing = PowerLoss::new(&mut flash, budget, false);
         let result = close(&mut failing, incoming, &sign(&file));
         match budget {
             0 | 1 => {
@@ -830,15 +785,38 @@ fn a_file_without_its_header_or_of_another_length_is_refused() {
 }
 
 /// A flash whose power goes during an operation: the first `budget` operations complete, the
-/// next one fails, a program after programming only the first half of its bytes (a torn
-/// program), and every later one fails too.
-struct Tearing<'f> {
+/// next one fails, and every later one too. With `tear`, that program first programs the first
+/// half of its bytes, as a program cut short leaves the chip.
+struct PowerLoss<'f> {
     inner: &'f mut TestFlash,
     budget: u32,
+    tear: bool,
     dead: bool,
 }
 
-impl Flash for Tearing<'_> {
+impl<'f> PowerLoss<'f> {
+    fn new(inner: &'f mut TestFlash, budget: u32, tear: bool) -> Self {
+        PowerLoss {
+            inner,
+            budget,
+            tear,
+            dead: false,
+        }
+    }
+
+    /// Whether there is power for one more operation.
+    fn spend(&mut self) -> bool {
+        match self.budget.checked_sub(1).filter(|_| !self.dead) {
+            Some(left) => {
+                self.budget = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Flash for PowerLoss<'_> {
     fn geometry(&self) -> FlashGeometry {
         self.inner.geometry()
     }
@@ -860,23 +838,11 @@ impl Flash for Tearing<'_> {
         if self.spend() {
             return self.inner.program(offset, data);
         }
-        if !core::mem::replace(&mut self.dead, true) {
+        if self.tear && !core::mem::replace(&mut self.dead, true) {
             let _ = self.inner.program(offset, &data[..data.len() / 2]);
         }
+        self.dead = true;
         Err(crate::hal::FlashError::Io)
-    }
-}
-
-impl Tearing<'_> {
-    /// Whether there is power for one more operation.
-    fn spend(&mut self) -> bool {
-        match self.budget.checked_sub(1).filter(|_| !self.dead) {
-            Some(left) => {
-                self.budget = left;
-                true
-            }
-            None => false,
-        }
     }
 }
 
@@ -916,11 +882,7 @@ fn a_download_cut_by_power_loss_anywhere_resumes_from_its_last_sector_and_stages
     // Every erase and program of the whole download in turn is the one the power cut hits.
     let operations = {
         let mut flash = factory_flash();
-        let mut counting = Tearing {
-            inner: &mut flash,
-            budget: u32::MAX - 1,
-            dead: false,
-        };
+        let mut counting = PowerLoss::new(&mut flash, u32::MAX - 1, true);
         let mut incoming = pal::create_download(&mut counting, &slots(), &id).unwrap();
         assert_eq!(download_from(&mut counting, &mut incoming, &file), blocks);
         u32::MAX - 1 - counting.budget
@@ -929,11 +891,7 @@ fn a_download_cut_by_power_loss_anywhere_resumes_from_its_last_sector_and_stages
     for budget in 0..=operations {
         let mut flash = factory_flash();
         let written = {
-            let mut tearing = Tearing {
-                inner: &mut flash,
-                budget,
-                dead: false,
-            };
+            let mut tearing = PowerLoss::new(&mut flash, budget, true);
             match pal::create_download(&mut tearing, &slots(), &id) {
                 Ok(mut incoming) => download_from(&mut tearing, &mut incoming, &file),
                 Err(_) => 0,
