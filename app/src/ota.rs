@@ -75,10 +75,7 @@ pub(crate) fn awaits_self_test(platform: &Platform) -> bool {
         return false;
     };
     let mut flash = platform.flash.lock();
-    matches!(
-        pal::record(&mut *flash, &slots),
-        Ok(Some(record)) if record.state == RecordState::Installed
-    )
+    matches!(pal::awaits_confirmation(&mut *flash, &slots), Ok(true))
 }
 
 /// The boot stage, before anything else runs: installs a staged image where the board says

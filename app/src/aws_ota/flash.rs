@@ -32,9 +32,7 @@ impl FlashPlatform {
             running,
         }
     }
-}
 
-impl FlashPlatform {
     /// The journal's identity of the file of `key`, which replaces the version running.
     fn identity(&self, key: &FileKey<'_>) -> Result<DownloadIdentity, Reason> {
         let running = image::Version::new(self.running.as_str())
@@ -175,11 +173,7 @@ impl ports::Platform for FlashPlatform {
 
     fn confirm_image(&mut self) {
         let mut flash = self.platform.flash.lock();
-        let installed = matches!(
-            pal::record(&mut *flash, &self.slots),
-            Ok(Some(record)) if record.state == RecordState::Installed
-        );
-        if installed {
+        if matches!(pal::awaits_confirmation(&mut *flash, &self.slots), Ok(true)) {
             if let Err(e) = pal::mark(&mut *flash, &self.slots, RecordState::Confirmed) {
                 log::error!(target: "ota", "marking the image confirmed: {e}");
             }
@@ -189,11 +183,8 @@ impl ports::Platform for FlashPlatform {
     fn forget_file(&mut self) {
         let mut flash = self.platform.flash.lock();
         let pending = pal::pending_download(&mut *flash, &self.slots);
-        let installed = matches!(
-            pal::record(&mut *flash, &self.slots),
-            Ok(Some(record)) if record.state == RecordState::Installed
-        );
-        if matches!(pending, Ok(Some(_))) || installed {
+        let installed = pal::awaits_confirmation(&mut *flash, &self.slots);
+        if matches!(pending, Ok(Some(_))) || matches!(installed, Ok(true)) {
             log::info!(target: "ota", "no job is under way: dropping what app_ota kept of one");
             self.file = None;
             if let Err(e) = pal::abort_file(&mut *flash, &self.slots) {

@@ -21,8 +21,9 @@ pub fn aws_ota(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
 
 /// The agent starts by itself as soon as the network and the clock are there (`ntp start`)
 /// when a job is under way: after a restart into a new image (reset reason `ota`, or an image
-/// installed whose self-test verdict the cloud has not confirmed), for its self-test, and when `app_ota`'s journal holds a download that a restart or a power cut
-/// stopped, to go on with it. Neither needs a command.
+/// installed whose self-test verdict the cloud has not confirmed), for its self-test; and when
+/// `app_ota`'s journal holds a download that a restart or a power cut stopped, to go on with
+/// it. Neither needs a command.
 pub fn start_for_pending_work(ctx: &mut Context<'_>) -> CommandResult {
     let running = ctx
         .services

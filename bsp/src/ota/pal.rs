@@ -194,10 +194,7 @@ pub fn installed_download<F: Flash + ?Sized>(
     slots: &Slots,
     identity: &DownloadIdentity,
 ) -> Result<Option<Version>, OtaError> {
-    let installed = matches!(
-        record(flash, slots)?,
-        Some(record) if record.state == RecordState::Installed
-    );
+    let installed = awaits_confirmation(flash, slots)?;
     let mut raw = [0u8; IDENTITY_LEN];
     flash.read(slots.record_offset() + IDENTITY_OFFSET, &mut raw)?;
     let kept = DownloadIdentity::parse(&raw)
@@ -556,6 +553,18 @@ pub fn record<F: Flash + ?Sized>(
     let mut raw = [0u8; RECORD_LEN];
     flash.read(slots.record_offset(), &mut raw)?;
     Ok(RecordRepr::parse(&raw).ok())
+}
+
+/// Whether the record says installed: the image in `app` came from `app_ota` and its
+/// self-test verdict has not reached the cloud ([`RecordState::Confirmed`] says it has).
+pub fn awaits_confirmation<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<bool, OtaError> {
+    Ok(matches!(
+        record(flash, slots)?,
+        Some(record) if record.state == RecordState::Installed
+    ))
 }
 
 /// Moves the record on to `state` with one program of its state word.
