@@ -28,7 +28,7 @@ fn step(out: &mut impl Write, what: &str, ok: bool) {
 fn init(platform: &'static Platform) {
     logger::init(platform);
     // What a bootloader would do before the app: an image staged in app_ota goes into app.
-    ota::boot_stage(platform);
+    let image = ota::boot_stage(platform);
     let mut out = platform.out();
     let mut title = heapless::String::<BOX_INNER>::new();
     let _ = write!(
@@ -46,11 +46,14 @@ fn init(platform: &'static Platform) {
         .as_ref()
         .map_err(Clone::clone)
         .and_then(layout::check_running_version);
-    step(
-        &mut out,
-        "app version is the running version",
-        running.is_ok(),
-    );
+    match image {
+        ota::RunningImage::App => step(
+            &mut out,
+            "app version is the running version",
+            running.is_ok(),
+        ),
+        ota::RunningImage::Trial => step(&mut out, "running on trial from app_ota", true),
+    }
     let shell =
         Services::new(platform).and_then(|services| shell::spawn(services, commands::TABLE));
     step(&mut out, "shell task", shell.is_ok());
@@ -71,8 +74,14 @@ fn init(platform: &'static Platform) {
     match header {
         Ok(h) => {
             log::info!(target: "boot", "app image ver {} upd_no {}", h.version.as_str(), h.upd_no);
-            if let Err(e) = running {
-                log::error!(target: "boot", "{e}");
+            match (image, running) {
+                (ota::RunningImage::Trial, _) => log::info!(
+                    target: "boot",
+                    "{VERSION} runs on trial; app keeps {} until the cloud accepts it",
+                    h.version.as_str()
+                ),
+                (ota::RunningImage::App, Err(e)) => log::error!(target: "boot", "{e}"),
+                (ota::RunningImage::App, Ok(())) => {}
             }
         }
         Err(e) => log::error!(target: "boot", "{e}"),

@@ -8,6 +8,7 @@
 
 use crate::layout;
 use crate::platform::{Installer, Platform};
+use crate::settings::{OtaSettings, SELF_TEST_DEADLINE_S};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -18,6 +19,8 @@ use bsp::ota::journal::DownloadIdentity;
 use bsp::ota::pal;
 use bsp::ota::record::RecordState;
 use bsp::ota::{ImageSignature, SignatureFailure, Slots, Workspace};
+use core::time::Duration;
+use kernel::Timer;
 use net::digest::{verify_ecdsa_sha256_by_certificate, Sha256, SignatureError};
 
 /// The longest DER ECDSA P-256 signature (two 33-byte integers in a sequence).
@@ -78,34 +81,57 @@ pub(crate) fn awaits_self_test(platform: &Platform) -> bool {
     matches!(pal::awaits_confirmation(&mut *flash, &slots), Ok(true))
 }
 
+/// The version of an update that did not become the running image and whose job still
+/// awaits its `FAILED` (the installer refused it, or its trial ended without `SUCCEEDED`).
+pub(crate) fn rolled_back(platform: &Platform) -> Option<bsp::format::image::Version> {
+    let slots = slots(platform).ok()?;
+    let mut flash = platform.flash.lock();
+    pal::rolled_back(&mut *flash, &slots).ok().flatten()
+}
+
+/// Where the running code came from, as the boot stage found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunningImage {
+    /// The image `app` holds.
+    App,
+    /// The staged image, on trial: `app` holds the previous one.
+    Trial,
+}
+
 /// The boot stage, before anything else runs: installs a staged image where the board says
-/// the firmware does that, and otherwise reports what the record says.
-pub fn boot_stage(platform: &Platform) {
+/// the firmware does that, and otherwise reports what the record says. An image on trial gets
+/// its self-test's deadline.
+pub fn boot_stage(platform: &'static Platform) -> RunningImage {
     let slots = match slots(platform) {
         Ok(slots) => slots,
         Err(e) => {
             log::error!(target: "ota", "no OTA partitions: {e}");
-            return;
+            return RunningImage::App;
         }
     };
     if platform.ota.installer == Installer::Bootloader {
-        if let Ok(Some(record)) = pal::record(&mut *platform.flash.lock(), &slots) {
+        let record = pal::record(&mut *platform.flash.lock(), &slots);
+        if let Ok(Some(record)) = record {
             log::info!(target: "ota", "app_ota image is {}", record.state);
+            if record.state == RecordState::Trial {
+                arm_self_test_deadline(platform, slots);
+                return RunningImage::Trial;
+            }
         }
-        return;
+        return RunningImage::App;
     }
     let staged = matches!(
         pal::record(&mut *platform.flash.lock(), &slots),
         Ok(Some(record)) if record.state == RecordState::Staged
     );
     if !staged {
-        return;
+        return RunningImage::App;
     }
     let mut memory = match DecoderMemory::take() {
         Ok(memory) => memory,
         Err(e) => {
             log::error!(target: "ota", "cannot install the staged image: {e}");
-            return;
+            return RunningImage::App;
         }
     };
     log::info!(target: "ota", "installing the staged image from app_ota into app");
@@ -145,6 +171,53 @@ pub fn boot_stage(platform: &Platform) {
             "install failed, to be tried again at the next start: {}",
             e.error
         ),
+    }
+    RunningImage::App
+}
+
+/// Arms the deadline of the self-test of the image on trial: when it passes with the trial
+/// still open (no verdict accepted), the image marks itself rolled back and restarts, and the
+/// boot stage then runs the previous image, which reports the job `FAILED`.
+fn arm_self_test_deadline(platform: &'static Platform, slots: Slots) {
+    let seconds = OtaSettings::parse(platform.ota.settings)
+        .map(|settings| settings.self_test_deadline_s)
+        .unwrap_or(SELF_TEST_DEADLINE_S);
+    log::info!(
+        target: "ota",
+        "on trial: the cloud must accept this image's self-test within {seconds} s, or it rolls back"
+    );
+    let expired = move || {
+        let mut flash = platform.flash.lock();
+        let ended = pal::advance(
+            &mut *flash,
+            &slots,
+            RecordState::Trial,
+            RecordState::RolledBack,
+        );
+        drop(flash);
+        match ended {
+            Ok(true) => {
+                log::error!(
+                    target: "ota",
+                    "the self-test had no accepted verdict within {seconds} s: rolling back"
+                );
+                platform.reset.reset(ResetReason::Ota)
+            }
+            Ok(false) => {}
+            Err(e) => log::error!(target: "ota", "ending the trial: {e}"),
+        }
+    };
+    let armed = Timer::new(
+        "self-test",
+        Duration::from_secs(u64::from(seconds)),
+        false,
+        expired,
+    )
+    .and_then(|timer| timer.start(kernel::FOREVER).map(|()| timer));
+    match armed {
+        // It runs until the restart that ends the trial: the deadline holds for the whole run.
+        Ok(timer) => core::mem::forget(timer),
+        Err(e) => log::error!(target: "ota", "cannot arm the self-test's deadline: {e:?}"),
     }
 }
 

@@ -9,6 +9,8 @@
 //! port = 443
 //! alpn = true
 //! thing = w800-demo-1
+//! # An image on trial that has no accepted verdict this long after its start rolls back.
+//! self_test_deadline = 300
 //! ```
 
 use core::fmt;
@@ -16,6 +18,13 @@ use core::fmt;
 /// The longest host name (RFC 1035) and thing name (AWS IoT) taken.
 const HOST_MAX: usize = 253;
 const THING_MAX: usize = 128;
+
+/// The self-test's deadline unless the settings give one: time to join a Wi-Fi network, set
+/// the clock and reach the cloud, with its retries.
+pub(crate) const SELF_TEST_DEADLINE_S: u32 = 300;
+/// The shortest and the longest deadline taken.
+const SELF_TEST_DEADLINE_MIN_S: u32 = 10;
+const SELF_TEST_DEADLINE_MAX_S: u32 = 86_400;
 
 /// The compiled-in settings text.
 pub const BUILT_IN: &str = include_str!(concat!(env!("OUT_DIR"), "/ota.conf"));
@@ -31,6 +40,10 @@ pub struct OtaSettings {
     pub alpn: bool,
     /// The thing name, also the MQTT client id.
     pub thing: heapless::String<THING_MAX>,
+    /// Seconds from its start that an image on trial has for its self-test: joining the
+    /// network, finding its job and having the cloud accept `SUCCEEDED`. Past it, the image
+    /// marks itself rolled back and restarts into the previous one.
+    pub self_test_deadline_s: u32,
 }
 
 /// Why a settings text was refused: the line and what is wrong with it.
@@ -54,6 +67,7 @@ impl OtaSettings {
             port: 8883,
             alpn: false,
             thing: heapless::String::try_from("w800-demo-1").unwrap_or_default(),
+            self_test_deadline_s: SELF_TEST_DEADLINE_S,
         };
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -95,7 +109,20 @@ impl OtaSettings {
                     settings.thing = heapless::String::try_from(value)
                         .map_err(|_| error("thing name too long"))?;
                 }
-                _ => return Err(error("unknown key (endpoint, port, alpn, thing)")),
+                "self_test_deadline" => {
+                    settings.self_test_deadline_s = value
+                        .parse()
+                        .ok()
+                        .filter(|s| {
+                            (SELF_TEST_DEADLINE_MIN_S..=SELF_TEST_DEADLINE_MAX_S).contains(s)
+                        })
+                        .ok_or(error("self_test_deadline: 10 to 86400 seconds"))?;
+                }
+                _ => {
+                    return Err(error(
+                        "unknown key (endpoint, port, alpn, thing, self_test_deadline)",
+                    ))
+                }
             }
         }
         Ok(settings)
@@ -116,6 +143,9 @@ mod tests {
         assert_eq!((s.port, s.alpn), (443, true));
         assert_eq!(s.thing.as_str(), "w800-demo-1");
         assert_eq!(OtaSettings::parse("").unwrap().port, 8883);
+        assert_eq!(OtaSettings::parse("").unwrap().self_test_deadline_s, 300);
+        let deadline = OtaSettings::parse("self_test_deadline = 20").unwrap();
+        assert_eq!(deadline.self_test_deadline_s, 20);
     }
 
     #[test]
@@ -126,6 +156,8 @@ mod tests {
             ("alpn = yes", 1),
             ("\n\nthng = x", 3),
             ("endpoint = a b", 1),
+            ("self_test_deadline = 9", 1),
+            ("\nself_test_deadline = 86401", 2),
         ] {
             assert_eq!(OtaSettings::parse(text).unwrap_err().line, line, "{text:?}");
         }

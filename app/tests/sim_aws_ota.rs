@@ -241,18 +241,25 @@ fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
     let mut sim = lab.sim(&flash, &[]);
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    // The sim restarts itself (same process, same console) and installs the image.
-    sim.expect("installed 0.2.0", STEP);
+    // The sim restarts itself (same process, same console) and runs the image on trial,
+    // while app keeps 0.1.0.
+    sim.expect("starting 0.2.0", STEP);
     sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
-    sim.expect("app image ver 0.2.0", STEP);
+    sim.expect("app image ver 0.1.0", STEP);
+    sim.expect("0.2.0 runs on trial; app keeps 0.1.0", STEP);
     rejoin_for_self_test(&mut sim);
     sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
+    // Once the cloud has SUCCEEDED, the image goes into app.
+    sim.expect("restarting to install it into app", JOB_WAIT);
+    sim.expect("installed 0.2.0", STEP);
+    sim.expect("app image ver 0.2.0", STEP);
     assert_eq!(
         lab.wait_for_end("v2", &mut sim),
         ("SUCCEEDED".to_owned(), "accepted 0.2.0".to_owned())
     );
     sim.send("ota status");
     sim.expect("app:     0.2.0", STEP);
+    sim.expect("committed", STEP);
     // One open-ended Range request per connection, from the start.
     let requests = lab.requests("v2");
     assert_eq!(requests.len(), 1, "{requests:?}");

@@ -925,12 +925,18 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         job.phase = Phase::Finished;
         let updated_by = job.updated_by.clone();
         let running = self.platform.running_version();
-        let verdict = match &updated_by {
-            None => Err(Reason::with(
+        let verdict = match (&updated_by, self.platform.rolled_back()) {
+            (_, Some(rolled_back)) => Err(Reason::with(
+                ReasonCode::SelfTest,
+                format_args!(
+                    "rolled back: {rolled_back} did not become the running image, {running} runs"
+                ),
+            )),
+            (None, None) => Err(Reason::with(
                 ReasonCode::SelfTest,
                 format_args!("no updatedBy"),
             )),
-            Some(before) => {
+            (Some(before), None) => {
                 let before_version = Version::new(before).unwrap_or_default();
                 let passed = if self.config.allow_downgrade {
                     running.as_str() != before.as_str()
@@ -1342,10 +1348,10 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         let report = self.report.take();
         let then = report.as_ref().map_or(Then::Continue, |r| r.then);
         match report.map(|r| r.body) {
-            Some(ReportBody::Succeeded { .. }) => self.platform.confirm_image(),
+            Some(ReportBody::Succeeded { .. }) => self.platform.confirm_image(true),
             Some(ReportBody::Failed(reason)) => {
                 if reason.code() == ReasonCode::SelfTest {
-                    self.platform.confirm_image();
+                    self.platform.confirm_image(false);
                 }
                 // The cloud has the verdict: nothing of the file needs keeping.
                 self.abort_file();

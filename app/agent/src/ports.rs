@@ -127,9 +127,15 @@ pub trait Platform {
     /// Erases the file (partial, failed or staged), so that nothing of it installs and
     /// nothing of it is kept.
     fn abort(&mut self) -> Result<(), Reason>;
-    /// The new image's self-test verdict reached the cloud: nothing of this update is left
-    /// to do after a restart.
-    fn confirm_image(&mut self);
+    /// The new image's self-test verdict (`passed` or not) reached the cloud: nothing of this
+    /// update is left to do after a restart. An image on trial restarts here (on a device,
+    /// this does not return): one that passed to be installed, one that failed into the
+    /// previous image.
+    fn confirm_image(&mut self, passed: bool);
+    /// The version of an update that did not become the running image, although the cloud
+    /// has not had its verdict: the installer refused it, or its trial ended without
+    /// `SUCCEEDED` and the previous image runs. Its self-test then fails with this.
+    fn rolled_back(&mut self) -> Option<Version>;
     /// No job is under way (the Jobs API offers none): whatever the partition keeps of an
     /// earlier one (a download, a verdict, an image awaiting its self-test) is stale, since
     /// that job ended (canceled, timed out) while the device was away. Erases only what is

@@ -112,7 +112,10 @@ struct FakePlatform {
     /// The reason the file was given up for, kept with the journal.
     verdict: Option<Reason>,
     fails: u32,
-    confirmations: u32,
+    /// The verdicts confirmed to the platform, `true` for passed.
+    confirmations: Vec<bool>,
+    /// What [`Platform::rolled_back`] says.
+    rolled_back: Option<Version>,
     /// The version the image the boot stage installed from the journaled file replaced.
     installed: Option<String>,
     /// Stale files dropped.
@@ -141,7 +144,8 @@ impl FakePlatform {
             resumes: 0,
             verdict: None,
             fails: 0,
-            confirmations: 0,
+            confirmations: Vec::new(),
+            rolled_back: None,
             installed: None,
             forgets: 0,
         }
@@ -271,8 +275,12 @@ impl Platform for FakePlatform {
         Ok(())
     }
 
-    fn confirm_image(&mut self) {
-        self.confirmations += 1;
+    fn confirm_image(&mut self, passed: bool) {
+        self.confirmations.push(passed);
+    }
+
+    fn rolled_back(&mut self) -> Option<Version> {
+        self.rolled_back.clone()
     }
 
     fn forget_file(&mut self) {
@@ -291,6 +299,7 @@ impl Platform for FakePlatform {
         self.header_in = false;
         self.created = None;
         self.staged = None;
+        self.rolled_back = None;
         self.aborts += 1;
         Ok(())
     }
@@ -1586,7 +1595,7 @@ fn an_image_installed_before_the_cloud_had_self_test_ready_passes_its_self_test(
     assert_eq!(field(&done.payload, "reason"), Some("accepted 0.9.4"));
     assert_eq!(field(&done.payload, "updatedBy"), Some("0.9.3"));
     h.accept(&done);
-    assert_eq!(h.agent.platform().confirmations, 1);
+    assert_eq!(h.agent.platform().confirmations, [true]);
 
     // What runs is not newer than what the download replaced: the self-test fails.
     let mut platform = FakePlatform::new("0.9.3");
@@ -1649,13 +1658,40 @@ fn the_self_test_verdict_is_confirmed_to_the_platform_once_accepted() {
             &document(&file, URL, r#""HTTP""#, None),
         ),
     );
-    assert_eq!(
-        h.agent.platform().confirmations,
-        0,
+    assert!(
+        h.agent.platform().confirmations.is_empty(),
         "not before the cloud has it"
     );
     h.accept_last_update("job-1");
-    assert_eq!(h.agent.platform().confirmations, 1);
+    assert_eq!(h.agent.platform().confirmations, [true]);
+}
+
+#[test]
+fn an_update_that_was_rolled_back_fails_its_self_test_with_the_version_it_lost() {
+    let file = v2();
+    // The previous image runs again, and the cloud still waits for the new one's self-test.
+    let mut platform = FakePlatform::new("0.9.3");
+    platform.rolled_back = Version::new("0.9.4");
+    let mut h = Harness::with(config(), platform);
+    h.send(Event::Start);
+    h.message(
+        "start-next/accepted",
+        &execution(
+            "job-1",
+            "IN_PROGRESS",
+            9,
+            r#"{"self_test":"ready","updatedBy":"0.9.3"}"#,
+            &document(&file, URL, r#""HTTP""#, None),
+        ),
+    );
+    let report = h.last_update("job-1");
+    assert_eq!(field(&report.payload, "status"), Some("FAILED"));
+    assert_eq!(
+        field(&report.payload, "reason"),
+        Some("self-test: rolled back: 0.9.4 did not become the running image, 0.9.3 runs")
+    );
+    h.accept(&report);
+    assert_eq!(h.agent.platform().confirmations, [false]);
 }
 
 #[test]

@@ -171,20 +171,72 @@ impl ports::Platform for FlashPlatform {
         pal::fail_download(&mut *flash, &self.slots, &Verdict::new(&why.render())).map_err(reason)
     }
 
-    fn confirm_image(&mut self) {
+    fn confirm_image(&mut self, passed: bool) {
         let mut flash = self.platform.flash.lock();
-        if matches!(pal::awaits_confirmation(&mut *flash, &self.slots), Ok(true)) {
-            if let Err(e) = pal::mark(&mut *flash, &self.slots, RecordState::Confirmed) {
-                log::error!(target: "ota", "marking the image confirmed: {e}");
+        let state = match pal::record(&mut *flash, &self.slots) {
+            Ok(Some(record)) => record.state,
+            _ => return,
+        };
+        let (to, then) = match (state, passed) {
+            (RecordState::Rejected | RecordState::RolledBack, _) => {
+                // The cloud has the verdict on the update that did not run: nothing is kept.
+                if let Err(e) = pal::abort_file(&mut *flash, &self.slots) {
+                    log::error!(target: "ota", "dropping the rolled-back file: {e}");
+                }
+                return;
             }
+            (RecordState::Installed, _) => (RecordState::Confirmed, None),
+            (RecordState::Trial, true) => (
+                RecordState::Accepted,
+                Some("the cloud accepted this image: restarting to install it into app"),
+            ),
+            (RecordState::Trial, false) => (
+                RecordState::RolledBack,
+                Some("this image failed its self-test: restarting into the previous one"),
+            ),
+            _ => return,
+        };
+        match pal::advance(&mut *flash, &self.slots, state, to) {
+            Ok(true) => {
+                if let Some(then) = then {
+                    drop(flash);
+                    log::info!(target: "ota", "{then}");
+                    self.platform.reset.reset(ResetReason::Ota)
+                }
+            }
+            Ok(false) => {}
+            Err(e) => log::error!(target: "ota", "marking the image {to}: {e}"),
         }
+    }
+
+    fn rolled_back(&mut self) -> Option<Version> {
+        let mut flash = self.platform.flash.lock();
+        let version = pal::rolled_back(&mut *flash, &self.slots).ok().flatten()?;
+        Version::new(version.as_str())
     }
 
     fn forget_file(&mut self) {
         let mut flash = self.platform.flash.lock();
+        // An image on trial whose job ended (canceled, timed out) is not kept: the previous
+        // image comes back.
+        let trial = pal::advance(
+            &mut *flash,
+            &self.slots,
+            RecordState::Trial,
+            RecordState::RolledBack,
+        );
+        if matches!(trial, Ok(true)) {
+            drop(flash);
+            log::warn!(target: "ota", "no job is under way for this image on trial: restarting into the previous one");
+            self.platform.reset.reset(ResetReason::Ota)
+        }
         let pending = pal::pending_download(&mut *flash, &self.slots);
         let installed = pal::awaits_confirmation(&mut *flash, &self.slots);
-        if matches!(pending, Ok(Some(_))) || matches!(installed, Ok(true)) {
+        let refused = pal::rolled_back(&mut *flash, &self.slots);
+        if matches!(pending, Ok(Some(_)))
+            || matches!(installed, Ok(true))
+            || matches!(refused, Ok(Some(_)))
+        {
             log::info!(target: "ota", "no job is under way: dropping what app_ota kept of one");
             self.file = None;
             if let Err(e) = pal::abort_file(&mut *flash, &self.slots) {

@@ -33,7 +33,13 @@ pub fn start_for_pending_work(ctx: &mut Context<'_>) -> CommandResult {
     if running {
         return Ok(());
     }
-    if ctx.platform.reset.last_reason() == ResetReason::Ota
+    if let Some(version) = crate::ota::rolled_back(ctx.platform) {
+        writeln!(
+            ctx.out,
+            "aws_ota: the update to {} did not become the running image: reporting it",
+            version.as_str()
+        )?;
+    } else if ctx.platform.reset.last_reason() == ResetReason::Ota
         || crate::ota::awaits_self_test(ctx.platform)
     {
         writeln!(ctx.out, "aws_ota: the new image awaits its self-test")?;

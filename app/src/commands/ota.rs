@@ -116,6 +116,6 @@ fn activate(ctx: &mut Context<'_>) -> CommandResult {
     if !matches!(record, Some(r) if r.state == RecordState::Staged) {
         return Err(failed("no image is staged (ota verify <signature> first)"));
     }
-    log::info!(target: "ota", "restarting to install the staged image");
+    log::info!(target: "ota", "restarting into the staged image");
     ctx.platform.reset.reset(ResetReason::Ota)
 }

@@ -20,7 +20,7 @@ use crate::hal::{
 };
 use crate::impair::ImpairConfig;
 use crate::nor::{NorStore, SimulatedNor};
-use loader::{Executable, FactoryApp, NoteLevel, Report, Start};
+use loader::{Executable, FactoryApp, NoteLevel, Report, Start, StartedFrom};
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -207,10 +207,17 @@ impl SimBoard {
             .ok()
             .and_then(|v| v.parse::<u8>().ok())
             .map_or(ResetReason::PowerOn, ResetReason::from_byte);
-        let started_from_app = std::env::var_os(loader::STARTED_FROM_APP_ENV).is_some();
-        // Both are consumed: a power cycle of the sim (a new process) starts without them.
+        let started_from = if std::env::var_os(loader::ON_TRIAL_ENV).is_some() {
+            StartedFrom::Trial
+        } else if std::env::var_os(loader::STARTED_FROM_APP_ENV).is_some() {
+            StartedFrom::App
+        } else {
+            StartedFrom::Elsewhere
+        };
+        // All are consumed: a power cycle of the sim (a new process) starts without them.
         std::env::remove_var(RESET_REASON_ENV);
         std::env::remove_var(loader::STARTED_FROM_APP_ENV);
+        std::env::remove_var(loader::ON_TRIAL_ENV);
         let power_cut = std::env::var(POWER_CUT_ENV)
             .ok()
             .and_then(|v| v.parse::<u64>().ok());
@@ -244,11 +251,16 @@ impl SimBoard {
             &state,
             &running,
             firmware_version,
-            started_from_app,
+            started_from,
             report,
         );
-        if let Start::App(path) = start {
-            let e = loader::exec_app(&path, &options.args, last);
+        let exec = match start {
+            Start::App(path) => Some((path, StartedFrom::App)),
+            Start::Trial(path) => Some((path, StartedFrom::Trial)),
+            Start::Running => None,
+        };
+        if let Some((path, from)) = exec {
+            let e = loader::exec_start(&path, from, &options.args, last);
             report(
                 NoteLevel::Error,
                 &format!(

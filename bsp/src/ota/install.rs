@@ -1,5 +1,7 @@
 //! The installer: at start, puts a staged image into `app` (what the W800's bootloader does
-//! with `app_ota`, docs/w800.md, "OTA apply flow", for boards that have no such bootloader).
+//! with `app_ota`, docs/w800.md, "OTA apply flow", for boards that have no such bootloader),
+//! or one that passed its trial (docs/robustness.md, "Rollback"); and unpacks a staged image for
+//! a boot stage that runs it on trial.
 //!
 //! Order matters for power loss: the record stays staged until `app` has been written and read
 //! back, and `app`'s header is written last, so a start that lost power half-way finds the
@@ -34,8 +36,10 @@ pub struct InstallError {
     pub rejected: bool,
 }
 
-/// Installs the staged image, if there is one. `progress` hears (bytes written, body length)
-/// every 64 KiB.
+/// Installs the image the record says is to be installed, if any: a staged one (installed
+/// first, then tested: the record goes on to installed) or one whose trial the cloud accepted
+/// (the record goes on to committed). `progress` hears (bytes written, body length) every
+/// 64 KiB.
 pub fn install_staged<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
@@ -46,26 +50,69 @@ pub fn install_staged<F: Flash + ?Sized>(
         error,
         rejected: false,
     };
-    match pal::record(flash, slots).map_err(kept)? {
-        Some(record) if record.state == RecordState::Staged => {
-            let outcome = install(flash, slots, &record, workspace, progress);
-            match outcome {
-                Ok(outcome) => {
-                    pal::mark(flash, slots, RecordState::Installed).map_err(kept)?;
-                    Ok(outcome)
-                }
-                Err(OtaError::Flash(e)) => Err(kept(OtaError::Flash(e))),
-                Err(error) => {
-                    pal::mark(flash, slots, RecordState::Rejected).map_err(kept)?;
-                    Err(InstallError {
-                        error,
-                        rejected: true,
-                    })
-                }
-            }
+    let Some(record) = pal::record(flash, slots).map_err(kept)? else {
+        return Ok(InstallOutcome::NothingStaged);
+    };
+    let (done, refused) = match record.state {
+        RecordState::Staged => (RecordState::Installed, Some(RecordState::Rejected)),
+        // The image ran and the cloud has its SUCCEEDED: there is no going back to the
+        // previous one, so a file that no longer checks out is tried again at the next start.
+        RecordState::Accepted => (RecordState::Committed, None),
+        _ => return Ok(InstallOutcome::NothingStaged),
+    };
+    match install(flash, slots, &record, workspace, progress) {
+        Ok(outcome) => {
+            pal::mark(flash, slots, done).map_err(kept)?;
+            Ok(outcome)
         }
-        _ => Ok(InstallOutcome::NothingStaged),
+        Err(error @ OtaError::Flash(_)) => Err(kept(error)),
+        Err(error) => match refused {
+            Some(refused) => {
+                pal::mark(flash, slots, refused).map_err(kept)?;
+                Err(InstallError {
+                    error,
+                    rejected: true,
+                })
+            }
+            None => Err(kept(error)),
+        },
     }
+}
+
+/// Unpacks the staged image into `sink` (its header, then its body), after checking the file
+/// against the record and its CRC, for a boot stage that runs it on trial. Leaves the record
+/// as it is.
+pub fn unpack_staged<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    workspace: &mut Workspace<'_>,
+    sink: &mut impl Sink<F>,
+) -> Result<ImageHeaderRepr, OtaError> {
+    match pal::record(flash, slots)? {
+        Some(record) if record.state == RecordState::Staged => {
+            let file = checked_file(flash, slots, &record)?;
+            content::walk(flash, slots, &file, workspace, sink)
+        }
+        _ => Err(OtaError::RecordMismatch),
+    }
+}
+
+/// The file in `app_ota`, when it is the one `record` describes and its body matches its CRC
+/// (read again: the flash may have changed since the file was staged).
+fn checked_file<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    record: &super::record::RecordRepr,
+) -> Result<content::FileHeader, OtaError> {
+    let file = content::file_header(flash, slots)?;
+    let same_file = content::file_len(file.repr(), slots)? == record.file_len
+        && file.repr().org_checksum == record.org_checksum
+        && pal::header_checksum(file.repr()) == record.hd_checksum;
+    if !same_file {
+        return Err(OtaError::RecordMismatch);
+    }
+    content::check_file(flash, slots, &file, |_| {})?;
+    Ok(file)
 }
 
 fn install<F: Flash + ?Sized>(
@@ -75,15 +122,7 @@ fn install<F: Flash + ?Sized>(
     workspace: &mut Workspace<'_>,
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<InstallOutcome, OtaError> {
-    let file = content::file_header(flash, slots)?;
-    let same_file = content::file_len(file.repr(), slots)? == record.file_len
-        && file.repr().org_checksum == record.org_checksum
-        && pal::header_checksum(file.repr()) == record.hd_checksum;
-    if !same_file {
-        return Err(OtaError::RecordMismatch);
-    }
-    content::check_file(flash, slots, &file, |_| {})?;
-
+    let file = checked_file(flash, slots, record)?;
     let inner = content::inner_header(flash, slots, &file, workspace)?;
     // The body's CRC is read only when the header already matches.
     let app = content::header_at(flash, slots.app.offset, OtaError::App);

@@ -555,16 +555,43 @@ pub fn record<F: Flash + ?Sized>(
     Ok(RecordRepr::parse(&raw).ok())
 }
 
-/// Whether the record says installed: the image in `app` came from `app_ota` and its
-/// self-test verdict has not reached the cloud ([`RecordState::Confirmed`] says it has).
+/// Whether the running image came from `app_ota` and its self-test verdict has not reached
+/// the cloud: the record says installed (the image runs from `app`) or on trial (it runs from
+/// `app_ota`, and `app` keeps the previous one).
 pub fn awaits_confirmation<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
 ) -> Result<bool, OtaError> {
     Ok(matches!(
         record(flash, slots)?,
-        Some(record) if record.state == RecordState::Installed
+        Some(record) if matches!(record.state, RecordState::Installed | RecordState::Trial)
     ))
+}
+
+/// The version of the image that `app_ota` holds and that did not become the running one: the
+/// installer refused it, or its trial ended without `SUCCEEDED` and `app` kept the previous
+/// image. Its job is still to be reported `FAILED`.
+pub fn rolled_back<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+) -> Result<Option<Version>, OtaError> {
+    let refused = matches!(
+        record(flash, slots)?,
+        Some(record) if matches!(record.state, RecordState::Rejected | RecordState::RolledBack)
+    );
+    if !refused {
+        return Ok(None);
+    }
+    // The header at the start of `app_ota` is the file's (the record sector keeps a copy).
+    let version = match kept_header(flash, slots)? {
+        Some(bytes) => {
+            ImageHeaderRepr::parse_bytes(&bytes)
+                .map_err(OtaError::Header)?
+                .version
+        }
+        None => content::file_header(flash, slots)?.repr().version,
+    };
+    Ok(Some(version))
 }
 
 /// Moves the record on to `state` with one program of its state word.
@@ -578,6 +605,26 @@ pub fn mark<F: Flash + ?Sized>(
         &state.word().to_le_bytes(),
     )?;
     Ok(())
+}
+
+/// Moves the record from `from` on to `to`, only if it is in `from` now: of two parties that
+/// race to end a trial (its verdict and its deadline), one wins. Returns whether it moved.
+pub fn advance<F: Flash + ?Sized>(
+    flash: &mut F,
+    slots: &Slots,
+    from: RecordState,
+    to: RecordState,
+) -> Result<bool, OtaError> {
+    if !from.leads_to(to) {
+        return Err(OtaError::Unsupported("a record state step that is none"));
+    }
+    match record(flash, slots)? {
+        Some(record) if record.state == from => {
+            mark(flash, slots, to)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The `hd_checksum` a header carries (the repr recomputes rather than stores it).

@@ -19,7 +19,7 @@
 //! | 0x08 | 4 | the file header's `org_checksum` |
 //! | 0x0C | 4 | the file header's `hd_checksum` |
 //! | 0x10 | 4 | JAMCRC of bytes 0x00..0x10 |
-//! | 0x14 | 4 | state: 0xFFFF_FFFF staged, bit 0 clear installed, bit 1 clear rejected, bits 0 and 2 clear confirmed |
+//! | 0x14 | 4 | state word: one of [`RecordState`]'s words |
 //!
 //! The kept header, at [`KEPT_HEADER_OFFSET`] (a page of its own, so that programming the
 //! record never touches it):
@@ -56,9 +56,17 @@ mod field {
 pub const STATE_OFFSET: u32 = field::STATE as u32;
 
 /// Where the staged image stands. Each later state clears one more bit of the state word.
+///
+/// Two paths lead from [`RecordState::Staged`]. Where the chip's bootloader (or the firmware's
+/// boot stage) installs what `app_ota` holds, the image is installed first and tested in `app`:
+/// staged -> installed -> confirmed, or staged -> rejected. Where the boot stage can run an
+/// image from `app_ota` (the sim's loader), the image runs on trial and `app` keeps the
+/// previous one until the cloud has accepted the trial's `SUCCEEDED` (MCUboot's
+/// test-and-confirm): staged -> trial -> accepted -> committed, or trial -> rolled back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordState {
-    /// Verified by the platform layer (header, CRC, signature, content): to be installed.
+    /// Verified by the platform layer (header, CRC, signature, content): to be installed, or
+    /// run on trial.
     Staged,
     /// The installer copied it into `app`, and `app` checked out.
     Installed,
@@ -67,6 +75,16 @@ pub enum RecordState {
     /// Installed, and the new image's self-test verdict reached the cloud: nothing about this
     /// update is left to do after a restart.
     Confirmed,
+    /// The boot stage started it from `app_ota` on trial; `app` still holds the previous image.
+    /// A start that finds this state ends the trial without a verdict: rolled back.
+    Trial,
+    /// Its trial ended without `SUCCEEDED` (a failed self-test, its deadline, a restart): `app`
+    /// runs the previous image, which reports the job `FAILED`.
+    RolledBack,
+    /// Its trial's `SUCCEEDED` reached the cloud: the boot stage installs it into `app`.
+    Accepted,
+    /// Accepted and installed into `app`: nothing about this update is left to do.
+    Committed,
 }
 
 impl RecordState {
@@ -74,6 +92,22 @@ impl RecordState {
     const INSTALLED: u32 = !1;
     const REJECTED: u32 = !2;
     const CONFIRMED: u32 = !5;
+    const TRIAL: u32 = !0x08;
+    const ROLLED_BACK: u32 = !0x28;
+    const ACCEPTED: u32 = !0x18;
+    const COMMITTED: u32 = !0x19;
+
+    /// Every state.
+    pub const ALL: [RecordState; 8] = [
+        RecordState::Staged,
+        RecordState::Installed,
+        RecordState::Rejected,
+        RecordState::Confirmed,
+        RecordState::Trial,
+        RecordState::RolledBack,
+        RecordState::Accepted,
+        RecordState::Committed,
+    ];
 
     /// The state word's value.
     pub const fn word(self) -> u32 {
@@ -82,17 +116,24 @@ impl RecordState {
             RecordState::Installed => Self::INSTALLED,
             RecordState::Rejected => Self::REJECTED,
             RecordState::Confirmed => Self::CONFIRMED,
+            RecordState::Trial => Self::TRIAL,
+            RecordState::RolledBack => Self::ROLLED_BACK,
+            RecordState::Accepted => Self::ACCEPTED,
+            RecordState::Committed => Self::COMMITTED,
         }
     }
 
     fn from_word(word: u32) -> Option<RecordState> {
-        match word {
-            Self::STAGED => Some(RecordState::Staged),
-            Self::INSTALLED => Some(RecordState::Installed),
-            Self::REJECTED => Some(RecordState::Rejected),
-            Self::CONFIRMED => Some(RecordState::Confirmed),
-            _ => None,
-        }
+        RecordState::ALL
+            .into_iter()
+            .find(|state| state.word() == word)
+    }
+
+    /// Whether a program of the state word can move `self` on to `later`: it clears exactly
+    /// one more bit.
+    pub const fn leads_to(self, later: RecordState) -> bool {
+        let (before, after) = (self.word(), later.word());
+        after & before == after && (before ^ after).count_ones() == 1
     }
 }
 
@@ -103,6 +144,10 @@ impl fmt::Display for RecordState {
             RecordState::Installed => "installed",
             RecordState::Rejected => "rejected",
             RecordState::Confirmed => "confirmed",
+            RecordState::Trial => "on trial",
+            RecordState::RolledBack => "rolled back",
+            RecordState::Accepted => "accepted",
+            RecordState::Committed => "committed",
         })
     }
 }
@@ -248,28 +293,32 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_in_every_state() {
-        for state in [
-            RecordState::Staged,
-            RecordState::Installed,
-            RecordState::Rejected,
-            RecordState::Confirmed,
-        ] {
+        for state in RecordState::ALL {
             let record = RecordRepr { state, ..staged() };
             assert_eq!(RecordRepr::parse(&record.to_bytes()), Ok(record));
         }
     }
 
     #[test]
-    fn each_later_state_only_clears_bits_of_the_word_before() {
+    fn each_step_of_both_paths_clears_one_bit_and_no_other_pair_of_states_is_a_step() {
+        use RecordState::*;
         let steps = [
-            (RecordState::Staged, RecordState::Installed),
-            (RecordState::Staged, RecordState::Rejected),
-            (RecordState::Installed, RecordState::Confirmed),
+            (Staged, Installed),
+            (Staged, Rejected),
+            (Installed, Confirmed),
+            (Staged, Trial),
+            (Trial, RolledBack),
+            (Trial, Accepted),
+            (Accepted, Committed),
         ];
-        for (before, later) in steps {
-            let (before, word) = (before.word(), later.word());
-            assert_eq!(word & before, word, "{later}");
-            assert_eq!((before ^ word).count_ones(), 1, "{later}");
+        for before in RecordState::ALL {
+            for later in RecordState::ALL {
+                assert_eq!(
+                    before.leads_to(later),
+                    steps.contains(&(before, later)),
+                    "{before} -> {later}"
+                );
+            }
         }
     }
 

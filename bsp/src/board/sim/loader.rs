@@ -9,6 +9,12 @@
 //! it (same arguments, same flash, the same reset reason). Whatever it cannot start it
 //! refuses out loud, and the running executable goes on, saying that it is not what `app`
 //! holds.
+//!
+//! A staged image is not installed at once: the loader runs it on trial, written out from
+//! `app_ota`, while `app` keeps the previous image (MCUboot's test-and-confirm,
+//! docs/robustness.md, "Rollback"). It installs the image into `app` only once the record says
+//! the cloud accepted the trial's `SUCCEEDED`; a start that finds the trial still open ends it:
+//! the record says rolled back and `app`'s image runs, which reports the job `FAILED`.
 
 use crate::factory;
 use crate::format::crc::JamCrc;
@@ -17,9 +23,10 @@ use crate::format::ptable::PartitionTableRepr;
 use crate::format::xz;
 use crate::hal::{Flash, FlashGeometry, ResetReason};
 use crate::nor::NorStore;
+use crate::ota::content::Sink;
 use crate::ota::install::{self, InstallOutcome};
 use crate::ota::record::RecordState;
-use crate::ota::{content, pal, Slots, Workspace};
+use crate::ota::{content, pal, OtaError, Slots, Workspace};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -31,8 +38,13 @@ use std::time::Instant;
 /// (and says) where it came from, and never starts another one.
 pub const STARTED_FROM_APP_ENV: &str = "W800_SIM_STARTED_FROM_APP";
 
+/// Set in the environment of an executable the loader started on trial from `app_ota`.
+pub const ON_TRIAL_ENV: &str = "W800_SIM_ON_TRIAL";
+
 /// The name of `app`'s executable in the state folder.
 const APP_EXECUTABLE: &str = "app";
+/// The name of the executable on trial in the state folder.
+const TRIAL_EXECUTABLE: &str = "trial";
 
 /// How much a loader line matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,19 +233,32 @@ pub enum Start {
     Running,
     /// Becomes the executable `app` holds, written out at this path.
     App(PathBuf),
+    /// Becomes the staged image, on trial, written out at this path.
+    Trial(PathBuf),
 }
 
-/// The loader's work at a start: installs a staged image, checks `app` and decides what runs.
-/// `version` is the running executable's; `started_from_app` says the loader of the process
-/// before this one started it from `app`.
+/// Where the loader of the process before this one started it from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartedFrom {
+    /// Not from the loader: a power-on, or a reset of an executable that goes on.
+    Elsewhere,
+    /// From `app`.
+    App,
+    /// From `app_ota`, on trial.
+    Trial,
+}
+
+/// The loader's work at a start: runs a staged image on trial or ends a trial, installs an
+/// accepted image, checks `app` and decides what runs. `version` is the running executable's.
 pub fn boot(
     flash: &mut dyn Flash,
     state: &Path,
     running: &Executable,
     version: &str,
-    started_from_app: bool,
+    started_from: StartedFrom,
     report: &mut Report<'_>,
 ) -> Start {
+    let started_from_app = started_from == StartedFrom::App;
     // What follows every refusal: the executable that goes on is not what `app` holds.
     let instead = |report: &mut Report<'_>| {
         let len = running.len;
@@ -249,6 +274,9 @@ pub fn boot(
         instead(report);
         return Start::Running;
     };
+    if let Some(start) = trial(flash, &slots, state, started_from, report) {
+        return start;
+    }
     install_staged(flash, &slots, report);
     let header = match install::check_app(flash, &slots) {
         Ok(header) => header,
@@ -340,11 +368,166 @@ pub fn boot(
     }
 }
 
-/// Replaces the process with `app`'s executable at `path`, with the same arguments and the
-/// reset reason `reason`. Returns only if that fails.
-pub fn exec_app(path: &Path, args: &[OsString], reason: ResetReason) -> io::Error {
+/// Replaces the process with the executable at `path` that `start` names, with the same
+/// arguments and the reset reason `reason`. Returns only if that fails.
+pub fn exec_start(
+    path: &Path,
+    start: StartedFrom,
+    args: &[OsString],
+    reason: ResetReason,
+) -> io::Error {
     let _ = io::stdout().flush();
-    super::exec(path, args, reason, &[(STARTED_FROM_APP_ENV, "1")])
+    let env = match start {
+        StartedFrom::Trial => ON_TRIAL_ENV,
+        StartedFrom::App | StartedFrom::Elsewhere => STARTED_FROM_APP_ENV,
+    };
+    super::exec(path, args, reason, &[(env, "1")])
+}
+
+/// The trial's part of a start: a staged image is written out to run on trial; a trial that a
+/// start finds open ends rolled back, unless this process is the trial. `None` when the start
+/// goes on as usual.
+fn trial(
+    flash: &mut dyn Flash,
+    slots: &Slots,
+    state: &Path,
+    started_from: StartedFrom,
+    report: &mut Report<'_>,
+) -> Option<Start> {
+    let record = pal::record(flash, slots).ok().flatten()?;
+    match record.state {
+        RecordState::Trial if started_from == StartedFrom::Trial => {
+            report(
+                NoteLevel::Info,
+                "running the staged image on trial: app keeps the previous one until the cloud accepts it",
+            );
+            Some(Start::Running)
+        }
+        RecordState::Trial => {
+            let ended = pal::advance(flash, slots, RecordState::Trial, RecordState::RolledBack);
+            match ended {
+                Ok(_) => report(
+                    NoteLevel::Warn,
+                    "the trial of the staged image ended without its verdict: rolled back to app",
+                ),
+                Err(e) => report(NoteLevel::Error, &format!("ending the trial: {e}")),
+            }
+            None
+        }
+        RecordState::Staged => {
+            report(
+                NoteLevel::Info,
+                "unpacking the staged image from app_ota to run it on trial",
+            );
+            let path = state.join(TRIAL_EXECUTABLE);
+            let refused = match write_out_trial(flash, slots, state, &path) {
+                Ok(image) => {
+                    let moved = pal::advance(flash, slots, RecordState::Staged, RecordState::Trial);
+                    match moved {
+                        Ok(true) => {
+                            report(
+                                NoteLevel::Info,
+                                &format!(
+                                    "starting {} on trial ({})",
+                                    describe(&image),
+                                    path.display()
+                                ),
+                            );
+                            return Some(Start::Trial(path));
+                        }
+                        Ok(false) => return None,
+                        Err(e) => format!("marking the trial: {e}"),
+                    }
+                }
+                Err(e) => e,
+            };
+            let _ = std::fs::remove_file(&path);
+            let rejected = pal::advance(flash, slots, RecordState::Staged, RecordState::Rejected);
+            let kept = if rejected.is_ok() {
+                "rejected"
+            } else {
+                "not marked"
+            };
+            report(
+                NoteLevel::Error,
+                &format!("staged image {kept}: {refused}: app keeps its image"),
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Writes the staged image's body out as the trial's executable at `path` (under a temporary
+/// name, then renamed); its header, or why it cannot run.
+fn write_out_trial(
+    flash: &mut dyn Flash,
+    slots: &Slots,
+    state: &Path,
+    path: &Path,
+) -> Result<ImageHeaderRepr, String> {
+    std::fs::create_dir_all(state).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("new");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o755)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut sink = TrialFile {
+        file,
+        failed: None,
+        start: [0; ELF_HEADER_START],
+    };
+    // On the stack: the firmware's heap is not the loader's.
+    let mut dict = [0u8; xz::DICT_SIZE_MAX];
+    let mut probs = [0u16; xz::PROBS_LEN];
+    let mut workspace = Workspace {
+        dict: &mut dict,
+        probs: &mut probs,
+    };
+    let unpacked = install::unpack_staged(flash, slots, &mut workspace, &mut sink);
+    if let Some(e) = sink.failed.take() {
+        return Err(format!("writing {}: {e}", tmp.display()));
+    }
+    let image = unpacked.map_err(|e| e.to_string())?;
+    if !is_i386_linux_executable(&sink.start) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!(
+            "{} is not an i386 Linux executable",
+            describe(&image)
+        ));
+    }
+    sink.file.sync_all().map_err(|e| e.to_string())?;
+    drop(sink);
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+    Ok(image)
+}
+
+/// The body of the image on trial, into its file; the first bytes kept for the ELF check.
+struct TrialFile {
+    file: std::fs::File,
+    /// The first write error: the walk stops at it.
+    failed: Option<io::Error>,
+    start: [u8; ELF_HEADER_START],
+}
+
+impl<F: ?Sized> Sink<F> for TrialFile {
+    fn header(&mut self, _: &mut F, _: &ImageHeaderRepr) -> Result<(), OtaError> {
+        Ok(())
+    }
+
+    fn body(&mut self, _: &mut F, offset: u32, data: &[u8]) -> Result<(), OtaError> {
+        if let Some(start) = self.start.get_mut(offset as usize..) {
+            let n = start.len().min(data.len());
+            start[..n].copy_from_slice(&data[..n]);
+        }
+        self.file.write_all(data).map_err(|e| {
+            self.failed = Some(e);
+            OtaError::Unsupported("the trial's executable could not be written")
+        })
+    }
 }
 
 fn read_slots(flash: &mut dyn Flash) -> Option<Slots> {
@@ -357,18 +540,19 @@ fn read_slots(flash: &mut dyn Flash) -> Option<Slots> {
     Slots::from_table(&table).ok()
 }
 
-/// Installs an image that the firmware staged in `app_ota` (docs/sim-boot.md, "Installing").
+/// Installs the image in `app_ota` whose trial the cloud accepted (docs/sim-boot.md,
+/// "Installing").
 fn install_staged(flash: &mut dyn Flash, slots: &Slots, report: &mut Report<'_>) {
-    let staged = matches!(
+    let accepted = matches!(
         pal::record(flash, slots),
-        Ok(Some(record)) if record.state == RecordState::Staged
+        Ok(Some(record)) if record.state == RecordState::Accepted
     );
-    if !staged {
+    if !accepted {
         return;
     }
     report(
         NoteLevel::Info,
-        "installing the staged image from app_ota into app",
+        "installing the image the cloud accepted from app_ota into app",
     );
     // On the stack: the firmware's heap is not the loader's.
     let mut dict = [0u8; xz::DICT_SIZE_MAX];
@@ -558,7 +742,7 @@ mod tests {
         flash: &mut dyn Flash,
         state: &Path,
         running: &Executable,
-        started_from_app: bool,
+        started_from: StartedFrom,
     ) -> (Start, Vec<(NoteLevel, String)>) {
         let mut notes = Vec::new();
         let start = boot(
@@ -566,7 +750,7 @@ mod tests {
             state,
             running,
             "1.0.0",
-            started_from_app,
+            started_from,
             &mut |level, text: &str| notes.push((level, text.to_owned())),
         );
         (start, notes)
@@ -581,7 +765,12 @@ mod tests {
         let dir = temp_dir("same");
         let running = executable(&dir, "exe", 5000, true);
         let mut flash = flash_with(&running);
-        let (start, notes) = boot_with(&mut flash, &dir.join("state"), &running, false);
+        let (start, notes) = boot_with(
+            &mut flash,
+            &dir.join("state"),
+            &running,
+            StartedFrom::Elsewhere,
+        );
         assert_eq!(start, Start::Running);
         assert!(
             said(&notes, NoteLevel::Info, "running app: 1.2.3, 5000 bytes"),
@@ -598,7 +787,7 @@ mod tests {
         let running = executable(&dir, "running", 3000, true);
         let mut flash = flash_with(&in_app);
         let state = dir.join("state");
-        let (start, notes) = boot_with(&mut flash, &state, &running, false);
+        let (start, notes) = boot_with(&mut flash, &state, &running, StartedFrom::Elsewhere);
         let path = state.join(APP_EXECUTABLE);
         assert_eq!(start, Start::App(path.clone()));
         assert!(
@@ -614,7 +803,7 @@ mod tests {
 
         // Started from there, it finds itself in app and runs on.
         let started = Executable::at(&path).unwrap();
-        let (start, notes) = boot_with(&mut flash, &state, &started, true);
+        let (start, notes) = boot_with(&mut flash, &state, &started, StartedFrom::App);
         assert_eq!(start, Start::Running);
         assert!(
             said(&notes, NoteLevel::Info, "(started from app)"),
@@ -629,7 +818,7 @@ mod tests {
         let in_app = executable(&dir, "in-app", 2000, true);
         let running = executable(&dir, "running", 2000, true);
         let mut flash = flash_with(&in_app);
-        let (start, notes) = boot_with(&mut flash, &dir.join("state"), &running, true);
+        let (start, notes) = boot_with(&mut flash, &dir.join("state"), &running, StartedFrom::App);
         assert_eq!(start, Start::Running);
         assert!(
             said(&notes, NoteLevel::Error, "yet app holds another executable"),
@@ -646,7 +835,12 @@ mod tests {
         let mut store = factory_store(&in_app);
         store.0[0xF400 + 1234] ^= 0x10;
         let mut flash = SimulatedNor::new(store, FlashGeometry::W800);
-        let (start, notes) = boot_with(&mut flash, &dir.join("state"), &running, false);
+        let (start, notes) = boot_with(
+            &mut flash,
+            &dir.join("state"),
+            &running,
+            StartedFrom::Elsewhere,
+        );
         assert_eq!(start, Start::Running);
         assert!(
             said(
@@ -690,7 +884,12 @@ mod tests {
         let in_app = executable(&dir, "in-app", 4000, false);
         let running = executable(&dir, "running", 3000, true);
         let mut flash = flash_with(&in_app);
-        let (start, notes) = boot_with(&mut flash, &dir.join("state"), &running, false);
+        let (start, notes) = boot_with(
+            &mut flash,
+            &dir.join("state"),
+            &running,
+            StartedFrom::Elsewhere,
+        );
         assert_eq!(start, Start::Running);
         assert!(
             said(&notes, NoteLevel::Error, "not an i386 Linux executable"),
@@ -710,7 +909,12 @@ mod tests {
             .set_len(u64::from(app_capacity()) + 1)
             .unwrap();
         let mut flash = flash_with(&Executable::at(&large).unwrap());
-        let (start, notes) = boot_with(&mut flash, &dir.join("state"), &running, false);
+        let (start, notes) = boot_with(
+            &mut flash,
+            &dir.join("state"),
+            &running,
+            StartedFrom::Elsewhere,
+        );
         assert_eq!(start, Start::Running);
         assert!(
             said(&notes, NoteLevel::Warn, "app holds no code (1.2.3, 0 bytes"),
