@@ -230,6 +230,21 @@ fn rejoin_for_self_test(sim: &mut Session) {
     sim.expect("aws_ota: the new image awaits its self-test", STEP);
 }
 
+/// The new image on trial passes its self-test and restarts to go into app, where it starts
+/// again and runs the self-test again, which reports the job.
+fn install_after_trial(sim: &mut Session) {
+    rejoin_for_self_test(sim);
+    sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
+    sim.expect(
+        "the image passed its trial: restarting to install it into app",
+        STEP,
+    );
+    sim.expect("installed 0.2.0", STEP);
+    sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
+    sim.expect("app image ver 0.2.0", STEP);
+    rejoin_for_self_test(sim);
+}
+
 #[test]
 fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
     let lab = Lab::up("o");
@@ -247,19 +262,18 @@ fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
     sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
     sim.expect("app image ver 0.1.0", STEP);
     sim.expect("0.2.0 runs on trial; app keeps 0.1.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    let text = lab.cloud(&["describe-job", "v2"]);
+    assert!(text.contains("IN_PROGRESS"), "{text}");
+    install_after_trial(&mut sim);
     sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
-    // Once the cloud has SUCCEEDED, the image goes into app.
-    sim.expect("restarting to install it into app", JOB_WAIT);
-    sim.expect("installed 0.2.0", STEP);
-    sim.expect("app image ver 0.2.0", STEP);
     assert_eq!(
         lab.wait_for_end("v2", &mut sim),
         ("SUCCEEDED".to_owned(), "accepted 0.2.0".to_owned())
     );
     sim.send("ota status");
     sim.expect("app:     0.2.0", STEP);
-    sim.expect("committed", STEP);
+    // The cloud has the verdict: app_ota keeps nothing of the update.
+    sim.expect("record:  none", STEP);
     // One open-ended Range request per connection, from the start.
     let requests = lab.requests("v2");
     assert_eq!(requests.len(), 1, "{requests:?}");
@@ -267,28 +281,81 @@ fn an_update_from_v1_to_v2_succeeds_and_v2_is_in_app() {
 }
 
 #[test]
-fn an_installed_image_whose_code_does_not_run_fails_its_self_test() {
+fn an_image_whose_code_cannot_run_is_rejected_and_v1_reports_the_job_failed() {
     let lab = Lab::up("n");
     let flash = lab.dir.join("flash.bin");
-    // A 0.2.0 image whose body is no sim executable: it verifies and installs, but the sim's
-    // loader cannot start it, so 0.1.0's code runs on and must not pass for 0.2.0.
+    // A 0.2.0 image whose body is no sim executable: it verifies and stages, but the sim's
+    // loader cannot run it on trial, so app keeps 0.1.0, which reports the job.
     let image = ota_file(&lab.dir, "0.2.0", 120_000);
     lab.create_job("no-code", &image, None);
     let mut sim = lab.sim(&flash, &[]);
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    sim.expect("installed 0.2.0", STEP);
-    sim.expect("which is not an i386 Linux executable: not started", STEP);
+    sim.expect("is not an i386 Linux executable: app keeps its image", STEP);
     sim.expect("W800 AWS OTA firmware 0.1.0", STEP);
-    sim.expect("the running firmware is 0.1.0, but app holds 0.2.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    sim.expect("app image ver 0.1.0", STEP);
+    join(&mut sim);
+    sim.expect(
+        "aws_ota: the update to 0.2.0 did not become the running image: reporting it",
+        STEP,
+    );
     sim.expect("self-test failed", STEP);
     let (status, reason) = lab.wait_for_end("no-code", &mut sim);
     assert_eq!(status, "FAILED", "{reason}");
-    assert!(
-        reason.starts_with("self-test") && reason.contains("running 0.1.0"),
-        "{reason}"
+    assert_eq!(
+        reason,
+        "self-test: rolled back: 0.2.0 did not become the running image, 0.1.0 runs"
     );
+    // The cloud has the verdict: app_ota keeps nothing of the update.
+    sim.send("ota status");
+    sim.expect("record:  none", STEP);
+}
+
+#[test]
+fn an_image_that_cannot_reach_the_cloud_within_its_deadline_rolls_back_and_v1_reports_it() {
+    let lab = Lab::up("r");
+    let flash = lab.dir.join("flash.bin");
+    let image = sim_firmware("0.2.0").ota;
+    let settings = lab.dir.join("deadline.conf");
+    std::fs::write(&settings, "self_test_deadline = 15\n").unwrap();
+    let config = settings.display().to_string();
+    lab.create_job("deadline", &image, None);
+    let mut sim = lab.sim(&flash, &["--config", &config]);
+    start_agent(&mut sim);
+    sim.expect("self_test ready accepted: activating", JOB_WAIT);
+    std::thread::scope(|scope| {
+        // The broker goes away as the new image starts on trial: its self-test cannot reach
+        // the cloud in time.
+        let broker = scope.spawn(|| lab.cloud(&["fault", "restart-broker", "35"]));
+        sim.expect("0.2.0 runs on trial; app keeps 0.1.0", STEP);
+        sim.expect("or it rolls back", STEP);
+        join(&mut sim);
+        sim.expect("aws_ota: the new image awaits its self-test", STEP);
+        sim.expect(
+            "the self-test had no accepted verdict within 15 s: rolling back",
+            JOB_WAIT,
+        );
+        sim.expect("W800 AWS OTA firmware 0.1.0", STEP);
+        sim.expect("app version is the running version", STEP);
+        broker.join().unwrap();
+    });
+    // 0.1.0 reports the job once it is on the network again.
+    join(&mut sim);
+    sim.expect(
+        "aws_ota: the update to 0.2.0 did not become the running image: reporting it",
+        STEP,
+    );
+    assert_eq!(
+        lab.wait_for_end("deadline", &mut sim),
+        (
+            "FAILED".to_owned(),
+            "self-test: rolled back: 0.2.0 did not become the running image, 0.1.0 runs"
+                .to_owned()
+        )
+    );
+    sim.send("ota status");
+    sim.expect("app:     0.1.0", STEP);
+    sim.expect("record:  none", STEP);
 }
 
 #[test]
@@ -477,16 +544,19 @@ fn a_power_cut_after_staging_before_the_cloud_had_self_test_ready_ends_succeeded
     let text = lab.cloud(&["describe-job", "staged"]);
     assert!(!text.contains("self_test"), "{text}");
 
-    // Power back: the boot stage installs the staged file (as the W800's bootloader would), and
-    // the job, which never heard self_test: ready, ends SUCCEEDED without a second download.
+    // Power back: the boot stage runs the staged file on trial, and the job, which never heard
+    // self_test: ready, ends SUCCEEDED without a second download; then it goes into app.
     let mut sim = lab.sim(&flash, &[]);
-    sim.expect("installed 0.2.0", STEP);
+    sim.expect("starting 0.2.0", STEP);
     sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
     rejoin_for_self_test(&mut sim);
     sim.expect(
-        "its image was installed before the restart, replacing 0.1.0",
+        "its image was staged before the restart and runs now, replacing 0.1.0",
         JOB_WAIT,
     );
+    sim.expect("restarting to install it into app", STEP);
+    sim.expect("installed 0.2.0", STEP);
+    rejoin_for_self_test(&mut sim);
     assert_eq!(
         lab.wait_for_end("staged", &mut sim),
         ("SUCCEEDED".to_owned(), "accepted 0.2.0".to_owned())
@@ -495,7 +565,7 @@ fn a_power_cut_after_staging_before_the_cloud_had_self_test_ready_ends_succeeded
     assert!(text.contains(r#""updatedBy": "0.1.0""#), "{text}");
     assert_eq!(lab.requests("staged").len(), 1);
     sim.send("ota status");
-    sim.expect("record:  confirmed", STEP);
+    sim.expect("app:     0.2.0", STEP);
 }
 
 /// A job for `image` whose download the file server stalls after `sent` bytes: the sim on
@@ -637,10 +707,8 @@ fn a_presigned_url_of_2000_bytes_downloads_and_the_update_succeeds() {
 enum Fault {
     /// Nothing: the reference run, whose flash trace places the power cuts.
     None,
-    /// The power goes during flash write `n` of the process that downloads.
-    PowerCut(u64),
-    /// The file is staged, then the power goes during write `n` of the boot stage's install.
-    PowerCutInInstall(u64),
+    /// The power goes during a flash write of the run.
+    PowerCut(Cut),
     /// `scripts/cloud fault <knob> <value> --times 1` before the job.
     Cloud(&'static str, &'static str),
     /// The sim's link impaired so (`--impair`).
@@ -673,12 +741,28 @@ struct FlashWrite {
     offset: u64,
 }
 
-/// Named power cuts: (where, the write's number).
-type CutPoints = Vec<(String, u64)>;
+/// Where an update's run is when the power goes, by its process images: the one that
+/// downloads (0), the restart whose boot stage starts the trial (1), the trial (2), the
+/// restart whose boot stage installs the accepted image (3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Download,
+    TrialStart,
+    Trial,
+    Install,
+}
 
-/// The points of the reference run's flash trace where the power cuts go, by name: in the
-/// download's process (the first image) and in the boot stage's install.
-fn power_cut_points(trace: &str, file_len: u64) -> (CutPoints, CutPoints) {
+/// A power cut: during flash write `write` of process image `image`, in `phase`.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    phase: Phase,
+    image: usize,
+    write: u64,
+}
+
+/// The points of the reference run's flash trace where the power cuts go, by name, in every
+/// phase of the run.
+fn power_cut_points(trace: &str, file_len: u64) -> Vec<(String, Cut)> {
     let slots = bsp::ota::Slots::from_table(&PartitionTableRepr::with_ota()).unwrap();
     let (app, app_ota, record) = (
         u64::from(slots.app.offset),
@@ -701,15 +785,26 @@ fn power_cut_points(trace: &str, file_len: u64) -> (CutPoints, CutPoints) {
         }
     }
     let nth = |image: usize, n: usize, test: &dyn Fn(&FlashWrite) -> bool| {
-        writes
+        let write = writes
             .iter()
             .filter(|w| w.image == image && test(w))
             .nth(n)
             .unwrap_or_else(|| panic!("no such write in image {image}"))
-            .number
+            .number;
+        let phase = [
+            Phase::Download,
+            Phase::TrialStart,
+            Phase::Trial,
+            Phase::Install,
+        ][image];
+        Cut {
+            phase,
+            image,
+            write,
+        }
     };
     let body = app_ota..app_ota + file_len;
-    let download = vec![
+    let download = [
         (
             "erasing app_ota".to_owned(),
             nth(0, 40, &|w| w.erase && body.contains(&w.offset)),
@@ -745,35 +840,35 @@ fn power_cut_points(trace: &str, file_len: u64) -> (CutPoints, CutPoints) {
             nth(0, 0, &|w| !w.erase && w.offset == record),
         ),
     ];
+    let state_word = record + 0x14;
     let app_range = app..app_ota;
-    let install_image = writes
-        .iter()
-        .find(|w| app_range.contains(&w.offset))
-        .expect("the install wrote app")
-        .image;
-    let install = vec![
+    let later = [
+        (
+            "marking the trial".to_owned(),
+            nth(1, 0, &|w| w.offset == state_word),
+        ),
+        (
+            "marking it accepted".to_owned(),
+            nth(2, 0, &|w| w.offset == state_word),
+        ),
         (
             "erasing app".to_owned(),
-            nth(install_image, 100, &|w| {
-                w.erase && app_range.contains(&w.offset)
-            }),
+            nth(3, 100, &|w| w.erase && app_range.contains(&w.offset)),
         ),
         (
             "copying into app".to_owned(),
-            nth(install_image, 1000, &|w| {
-                !w.erase && app_range.contains(&w.offset)
-            }),
+            nth(3, 1000, &|w| !w.erase && app_range.contains(&w.offset)),
         ),
         (
             "app's header".to_owned(),
-            nth(install_image, 0, &|w| !w.erase && w.offset == app),
+            nth(3, 0, &|w| !w.erase && w.offset == app),
         ),
         (
-            "marking installed".to_owned(),
-            nth(install_image, 0, &|w| w.offset == record + 0x14),
+            "marking it committed".to_owned(),
+            nth(3, 0, &|w| w.offset == state_word),
         ),
     ];
-    (download, install)
+    download.into_iter().chain(later).collect()
 }
 
 /// Runs one case on a fresh device; a row for the table, after checking that the job ended
@@ -793,14 +888,18 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         _ => {}
     }
     // A flipped byte fails the file's checks; a 200 to a Range request is refused (the body
-    // would not be the bytes asked for).
+    // would not be the bytes asked for). A trial the power ended rolls back.
     let expected = match fault {
         Fault::Cloud("flip-byte" | "ignore-range", _) => ("FAILED", "0.1.0"),
+        Fault::PowerCut(Cut {
+            phase: Phase::TrialStart,
+            ..
+        }) => ("FAILED", "0.1.0"),
         _ => ("SUCCEEDED", "0.2.0"),
     };
-    // A case that ends FAILED never restarts: its free heap is read with the agent idle
+    // A case that ends FAILED without a restart: its free heap is read with the agent idle
     // before the job is queued and again after it ended.
-    let measures_heap = expected.0 == "FAILED";
+    let measures_heap = expected.0 == "FAILED" && !matches!(fault, Fault::PowerCut(_));
     let behind = format!("{job}-behind");
     if !measures_heap {
         lab.create_job(&job, image, None);
@@ -809,8 +908,9 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         lab.create_job(&behind, image, None);
     }
     let mut command = lab.sim_command(&flash, &extra);
-    if let Fault::PowerCut(n) = fault {
-        command.env(bsp::board::sim::POWER_CUT_ENV, n.to_string());
+    if let Fault::PowerCut(cut) = fault {
+        let value = format!("{}:{}", cut.image, cut.write);
+        command.env(bsp::board::sim::POWER_CUT_ENV, value);
     }
     if let Some(trace) = trace {
         command.env(bsp::board::sim::FLASH_TRACE_ENV, trace);
@@ -827,36 +927,42 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
     // those sent from here on (none can have been sent before the agent took the job).
     let sent_before = lab.bytes_sent(&job);
     match fault {
-        Fault::PowerCut(_) => {
+        Fault::PowerCut(cut) => {
+            if matches!(cut.phase, Phase::Trial | Phase::Install) {
+                // The cut comes once the trial's self-test has passed.
+                sim.expect("runs on trial", JOB_WAIT);
+                rejoin_for_self_test(&mut sim);
+            }
             sim.expect("w800-sim: power cut during flash write", JOB_WAIT);
             drop(sim);
             sim = lab.sim(&flash, &[]);
-            join(&mut sim);
-            // Started by itself when the journal had the download; else the user starts it.
-            sim.send("aws_ota");
-        }
-        Fault::PowerCutInInstall(n) => {
-            sim.expect("file verified; reporting self_test ready", JOB_WAIT);
-            power_cut(&mut sim);
-            drop(sim);
-            let mut command = lab.sim_command(&flash, &[]);
-            command.env(bsp::board::sim::POWER_CUT_ENV, n.to_string());
-            let mut cut = Session::start(command);
-            cut.expect("w800-sim: power cut during flash write", JOB_WAIT);
-            drop(cut);
-            // Installs and restarts into the new image, which joins below.
-            sim = lab.sim(&flash, &[]);
+            match cut.phase {
+                Phase::Download => {
+                    join(&mut sim);
+                    // Started by itself when the journal had the download; else the user
+                    // starts it.
+                    sim.send("aws_ota");
+                    expect_trial(&mut sim);
+                }
+                // The trial ended without a verdict: 0.1.0 runs again and reports the job.
+                Phase::TrialStart => {
+                    sim.expect("rolled back to app", STEP);
+                    join(&mut sim);
+                }
+                // The image passed its trial: the restart installs it, and it reports.
+                Phase::Trial | Phase::Install => {
+                    sim.expect("installed 0.2.0", JOB_WAIT);
+                    rejoin_for_self_test(&mut sim);
+                }
+            }
         }
         Fault::BrokerRestart => {
             sim.expect("download 1: bytes 0-", STEP);
             lab.cloud(&["fault", "restart-broker", "3"]);
+            expect_trial(&mut sim);
         }
+        _ if expected.0 == "SUCCEEDED" => expect_trial(&mut sim),
         _ => {}
-    }
-    if expected.0 == "SUCCEEDED" {
-        // The restart into the new image, which then runs its self-test by itself.
-        sim.expect("W800 AWS OTA firmware 0.2.0", JOB_WAIT);
-        rejoin_for_self_test(&mut sim);
     }
     let (state, reason) = lab.wait_for_end(&job, &mut sim);
     assert_eq!(state, expected.0, "{name}: {reason}\n{}", sim.printed());
@@ -877,6 +983,14 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
         size: image_len(image),
         heap_lost,
     }
+}
+
+/// The restart into the new image on trial, which passes its self-test, goes into app and
+/// runs its self-test again there.
+fn expect_trial(sim: &mut Session) {
+    sim.expect("W800 AWS OTA firmware 0.2.0", JOB_WAIT);
+    sim.expect("runs on trial", STEP);
+    install_after_trial(sim);
 }
 
 /// The free heap once the agent has been idle for a while (its requests answered, the tasks
@@ -944,15 +1058,11 @@ fn the_fault_matrix_ends_every_case_in_the_right_state_on_a_bootable_device() {
         &image,
         Some(&trace),
     )];
-    let (download, install) =
-        power_cut_points(&std::fs::read_to_string(&trace).unwrap(), image_len(&image));
-    let mut cases: Vec<(String, Fault)> = Vec::new();
-    for (point, n) in download {
-        cases.push((format!("power cut: {point}"), Fault::PowerCut(n)));
-    }
-    for (point, n) in install {
-        cases.push((format!("power cut: {point}"), Fault::PowerCutInInstall(n)));
-    }
+    let cuts = power_cut_points(&std::fs::read_to_string(&trace).unwrap(), image_len(&image));
+    let mut cases: Vec<(String, Fault)> = cuts
+        .into_iter()
+        .map(|(point, cut)| (format!("power cut: {point}"), Fault::PowerCut(cut)))
+        .collect();
     let others = [
         ("link loss 3%", Fault::Link("loss=3%,seed=11")),
         (

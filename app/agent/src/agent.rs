@@ -956,6 +956,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
         match verdict {
             Ok(updated_by) => {
                 log::info!(target: "ota", "self-test passed: {running} replaced {updated_by}");
+                self.platform.commit_image();
                 self.start_report(
                     ReportBody::Succeeded {
                         running,
@@ -996,7 +997,7 @@ impl<C: Control, D: Download, P: Platform, T: Timer> Agent<C, D, P, T> {
                 Kept::Installed(replaced) => {
                     log::info!(
                         target: "ota",
-                        "job {}: its image was installed before the restart, replacing {replaced}",
+                        "job {}: its image was staged before the restart and runs now, replacing {replaced}",
                         job.id
                     );
                     job.phase = Phase::SelfTest;

@@ -92,8 +92,8 @@ pub enum Kept {
     /// The download failed before the restart, for this reason, which the cloud may not have
     /// received: it is reported again, not downloaded again.
     Failed(Reason),
-    /// The file was staged, and installed at the restart, before the cloud had
-    /// `self_test: ready`: its image now runs, and the self-test follows, against this
+    /// The file was staged before the cloud had `self_test: ready`, and the restart started
+    /// its image (installed, or on trial): it now runs, and the self-test follows, against this
     /// version, the one that ran when the download began (what `updatedBy` would have said).
     Installed(Version),
 }
@@ -127,10 +127,14 @@ pub trait Platform {
     /// Erases the file (partial, failed or staged), so that nothing of it installs and
     /// nothing of it is kept.
     fn abort(&mut self) -> Result<(), Reason>;
+    /// The new image passed its self-test: it makes itself permanent before `SUCCEEDED` is
+    /// reported (AWS's PAL sets the image state accepted at this point). An image on trial
+    /// restarts here to be installed (on a device, this does not return), and the installed
+    /// image runs the self-test again and reports.
+    fn commit_image(&mut self);
     /// The new image's self-test verdict (`passed` or not) reached the cloud: nothing of this
-    /// update is left to do after a restart. An image on trial restarts here (on a device,
-    /// this does not return): one that passed to be installed, one that failed into the
-    /// previous image.
+    /// update is left to do after a restart. An image on trial that failed restarts here into
+    /// the previous image (on a device, this does not return).
     fn confirm_image(&mut self, passed: bool);
     /// The version of an update that did not become the running image, although the cloud
     /// has not had its verdict: the installer refused it, or its trial ended without

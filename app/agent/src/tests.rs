@@ -112,6 +112,8 @@ struct FakePlatform {
     /// The reason the file was given up for, kept with the journal.
     verdict: Option<Reason>,
     fails: u32,
+    /// How often the image was committed.
+    commits: u32,
     /// The verdicts confirmed to the platform, `true` for passed.
     confirmations: Vec<bool>,
     /// What [`Platform::rolled_back`] says.
@@ -144,6 +146,7 @@ impl FakePlatform {
             resumes: 0,
             verdict: None,
             fails: 0,
+            commits: 0,
             confirmations: Vec::new(),
             rolled_back: None,
             installed: None,
@@ -273,6 +276,10 @@ impl Platform for FakePlatform {
             self.verdict = Some(reason.clone());
         }
         Ok(())
+    }
+
+    fn commit_image(&mut self) {
+        self.commits += 1;
     }
 
     fn confirm_image(&mut self, passed: bool) {
@@ -1658,6 +1665,11 @@ fn the_self_test_verdict_is_confirmed_to_the_platform_once_accepted() {
             &document(&file, URL, r#""HTTP""#, None),
         ),
     );
+    assert_eq!(
+        h.agent.platform().commits,
+        1,
+        "committed before it is reported"
+    );
     assert!(
         h.agent.platform().confirmations.is_empty(),
         "not before the cloud has it"
@@ -1691,6 +1703,7 @@ fn an_update_that_was_rolled_back_fails_its_self_test_with_the_version_it_lost()
         Some("self-test: rolled back: 0.9.4 did not become the running image, 0.9.3 runs")
     );
     h.accept(&report);
+    assert_eq!(h.agent.platform().commits, 0);
     assert_eq!(h.agent.platform().confirmations, [false]);
 }
 

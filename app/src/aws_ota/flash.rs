@@ -171,41 +171,61 @@ impl ports::Platform for FlashPlatform {
         pal::fail_download(&mut *flash, &self.slots, &Verdict::new(&why.render())).map_err(reason)
     }
 
+    fn commit_image(&mut self) {
+        let mut flash = self.platform.flash.lock();
+        let accepted = pal::advance(
+            &mut *flash,
+            &self.slots,
+            RecordState::Trial,
+            RecordState::Accepted,
+        );
+        drop(flash);
+        match accepted {
+            Ok(true) => {
+                log::info!(target: "ota", "the image passed its trial: restarting to install it into app");
+                self.platform.reset.reset(ResetReason::Ota)
+            }
+            Ok(false) => {}
+            Err(e) => log::error!(target: "ota", "marking the image accepted: {e}"),
+        }
+    }
+
     fn confirm_image(&mut self, passed: bool) {
         let mut flash = self.platform.flash.lock();
         let state = match pal::record(&mut *flash, &self.slots) {
             Ok(Some(record)) => record.state,
             _ => return,
         };
-        let (to, then) = match (state, passed) {
-            (RecordState::Rejected | RecordState::RolledBack, _) => {
-                // The cloud has the verdict on the update that did not run: nothing is kept.
+        match (state, passed) {
+            (RecordState::Installed, _) => {
+                if let Err(e) = pal::mark(&mut *flash, &self.slots, RecordState::Confirmed) {
+                    log::error!(target: "ota", "marking the image confirmed: {e}");
+                }
+            }
+            (RecordState::Trial, false) => {
+                let rolled_back = pal::advance(
+                    &mut *flash,
+                    &self.slots,
+                    RecordState::Trial,
+                    RecordState::RolledBack,
+                );
+                drop(flash);
+                match rolled_back {
+                    Ok(_) => {
+                        log::info!(target: "ota", "this image failed its self-test: restarting into the previous one");
+                        self.platform.reset.reset(ResetReason::Ota)
+                    }
+                    Err(e) => log::error!(target: "ota", "marking the image rolled back: {e}"),
+                }
+            }
+            // The cloud has the verdict on an image that went into app after its trial, or
+            // on one that did not become the running image: nothing of the update is kept.
+            (RecordState::Committed | RecordState::Rejected | RecordState::RolledBack, _) => {
                 if let Err(e) = pal::abort_file(&mut *flash, &self.slots) {
-                    log::error!(target: "ota", "dropping the rolled-back file: {e}");
-                }
-                return;
-            }
-            (RecordState::Installed, _) => (RecordState::Confirmed, None),
-            (RecordState::Trial, true) => (
-                RecordState::Accepted,
-                Some("the cloud accepted this image: restarting to install it into app"),
-            ),
-            (RecordState::Trial, false) => (
-                RecordState::RolledBack,
-                Some("this image failed its self-test: restarting into the previous one"),
-            ),
-            _ => return,
-        };
-        match pal::advance(&mut *flash, &self.slots, state, to) {
-            Ok(true) => {
-                if let Some(then) = then {
-                    drop(flash);
-                    log::info!(target: "ota", "{then}");
-                    self.platform.reset.reset(ResetReason::Ota)
+                    log::error!(target: "ota", "dropping the update's file: {e}");
                 }
             }
-            Ok(false) => {}
-            Err(e) => log::error!(target: "ota", "marking the image {to}: {e}"),
+            _ => {}
         }
     }
 

@@ -36,10 +36,28 @@ use wifi::{AccessPoint, SimWifi, DEFAULT_MAC};
 /// The environment variable that carries the reset reason into the next run.
 pub const RESET_REASON_ENV: &str = "W800_SIM_RESET_REASON";
 /// Cuts the power during the flash write (an erase of 256 bytes or a page program) with this
-/// number, counted from 0 in the process image that reads it: the first half of its bytes are
-/// written, then the process kills itself (SIGKILL), as a torn write leaves the chip. Read
-/// once and removed, so the sim's own restarts do not inherit it. For the fault matrix.
+/// number `N`, counted from 0 in the process image that reads it: the first half of its bytes
+/// are written, then the process kills itself (SIGKILL), as a torn write leaves the chip.
+/// `B:N` cuts it in the `B`-th process image of this power-on instead (counted from 0; the
+/// sim's restarts and the loader replace the image): each image passes `B-1:N` on, and the
+/// one that reads `N` removes it. For the fault matrix.
 pub const POWER_CUT_ENV: &str = "W800_SIM_POWER_CUT";
+
+/// The write `POWER_CUT_ENV`'s value cuts in this process image, and the value the next image
+/// gets; `None` when the value is no cut.
+fn power_cut_here(value: &str) -> Option<(Option<u64>, Option<String>)> {
+    match value.split_once(':') {
+        None => Some((Some(value.parse().ok()?), None)),
+        Some((images, write)) => {
+            let (images, write) = (images.parse::<u64>().ok()?, write.parse::<u64>().ok()?);
+            Some(match images.checked_sub(1) {
+                None => (Some(write), None),
+                Some(0) => (None, Some(write.to_string())),
+                Some(later) => (None, Some(format!("{later}:{write}"))),
+            })
+        }
+    }
+}
 /// Appends a line per flash write to this file (`<n> erase|program <offset> <len>`, after a
 /// `boot` line per process image): where the fault matrix picks its power cuts.
 pub const FLASH_TRACE_ENV: &str = "W800_SIM_FLASH_TRACE";
@@ -218,10 +236,14 @@ impl SimBoard {
         std::env::remove_var(RESET_REASON_ENV);
         std::env::remove_var(loader::STARTED_FROM_APP_ENV);
         std::env::remove_var(loader::ON_TRIAL_ENV);
-        let power_cut = std::env::var(POWER_CUT_ENV)
+        let (power_cut, next_image) = std::env::var(POWER_CUT_ENV)
             .ok()
-            .and_then(|v| v.parse::<u64>().ok());
-        std::env::remove_var(POWER_CUT_ENV);
+            .and_then(|value| power_cut_here(&value))
+            .unwrap_or((None, None));
+        match next_image {
+            Some(value) => std::env::set_var(POWER_CUT_ENV, value),
+            None => std::env::remove_var(POWER_CUT_ENV),
+        }
         let running = Executable::current().map_err(SimError::Executable)?;
         let (mut store, factory) =
             FileStore::open_or_create(&options.flash, firmware_version, &running)?;
@@ -681,6 +703,19 @@ mod tests {
         let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, bytes).unwrap();
         Executable::at(&path).unwrap()
+    }
+
+    #[test]
+    fn a_power_cut_goes_to_its_process_image() {
+        assert_eq!(power_cut_here("17"), Some((Some(17), None)));
+        assert_eq!(power_cut_here("0:17"), Some((Some(17), None)));
+        assert_eq!(power_cut_here("1:17"), Some((None, Some("17".to_owned()))));
+        assert_eq!(
+            power_cut_here("3:17"),
+            Some((None, Some("2:17".to_owned())))
+        );
+        assert_eq!(power_cut_here("x"), None);
+        assert_eq!(power_cut_here("1:"), None);
     }
 
     #[test]

@@ -556,15 +556,18 @@ pub fn record<F: Flash + ?Sized>(
 }
 
 /// Whether the running image came from `app_ota` and its self-test verdict has not reached
-/// the cloud: the record says installed (the image runs from `app`) or on trial (it runs from
-/// `app_ota`, and `app` keeps the previous one).
+/// the cloud: the record says installed or committed (the image runs from `app`), or on trial
+/// (it runs from `app_ota`, and `app` keeps the previous one).
 pub fn awaits_confirmation<F: Flash + ?Sized>(
     flash: &mut F,
     slots: &Slots,
 ) -> Result<bool, OtaError> {
     Ok(matches!(
         record(flash, slots)?,
-        Some(record) if matches!(record.state, RecordState::Installed | RecordState::Trial)
+        Some(record) if matches!(
+            record.state,
+            RecordState::Installed | RecordState::Trial | RecordState::Committed
+        )
     ))
 }
 

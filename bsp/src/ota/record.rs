@@ -60,15 +60,17 @@ pub const STATE_OFFSET: u32 = field::STATE as u32;
 /// Two paths lead from [`RecordState::Staged`]. Where the chip's bootloader (or the firmware's
 /// boot stage) installs what `app_ota` holds, the image is installed first and tested in `app`:
 /// staged -> installed -> confirmed, or staged -> rejected. Where the boot stage can run an
-/// image from `app_ota` (the sim's loader), the image runs on trial and `app` keeps the
-/// previous one until the cloud has accepted the trial's `SUCCEEDED` (MCUboot's
-/// test-and-confirm): staged -> trial -> accepted -> committed, or trial -> rolled back.
+/// image from `app_ota` (the sim's loader), the image runs on trial while `app` keeps the
+/// previous one, and is installed only once its self-test passed (MCUboot's test-and-confirm):
+/// staged -> trial -> accepted -> committed, or trial -> rolled back. Once the cloud has the
+/// verdict on a committed or rolled-back image, the record sector is erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordState {
     /// Verified by the platform layer (header, CRC, signature, content): to be installed, or
     /// run on trial.
     Staged,
-    /// The installer copied it into `app`, and `app` checked out.
+    /// The installer copied it into `app`, and `app` checked out; its self-test verdict has
+    /// yet to reach the cloud.
     Installed,
     /// The installer refused it (its copy in `app_ota` no longer checked out).
     Rejected,
@@ -78,12 +80,14 @@ pub enum RecordState {
     /// The boot stage started it from `app_ota` on trial; `app` still holds the previous image.
     /// A start that finds this state ends the trial without a verdict: rolled back.
     Trial,
-    /// Its trial ended without `SUCCEEDED` (a failed self-test, its deadline, a restart): `app`
-    /// runs the previous image, which reports the job `FAILED`.
+    /// Its trial ended without passing its self-test (the self-test failed, its deadline
+    /// passed, a restart came first): `app` runs the previous image, which reports the job
+    /// `FAILED`.
     RolledBack,
-    /// Its trial's `SUCCEEDED` reached the cloud: the boot stage installs it into `app`.
+    /// It passed its self-test on trial: the boot stage installs it into `app`.
     Accepted,
-    /// Accepted and installed into `app`: nothing about this update is left to do.
+    /// Installed into `app` after its trial; its self-test runs again there, and its verdict
+    /// has yet to reach the cloud.
     Committed,
 }
 

@@ -1094,3 +1094,125 @@ fn the_image_installed_from_a_journaled_download_is_found_until_confirmed() {
     pal::mark(&mut flash, &slots(), RecordState::Confirmed).unwrap();
     assert_eq!(pal::installed_download(&mut flash, &slots(), &id), Ok(None));
 }
+
+/// What a sink of the trial's unpacking gets: the header, then the body.
+#[derive(Default)]
+struct Unpacked {
+    header: Option<ImageHeaderRepr>,
+    body: Vec<u8>,
+}
+
+impl<F: ?Sized> content::Sink<F> for Unpacked {
+    fn header(&mut self, _: &mut F, header: &ImageHeaderRepr) -> Result<(), OtaError> {
+        self.header = Some(*header);
+        Ok(())
+    }
+
+    fn body(&mut self, _: &mut F, offset: u32, data: &[u8]) -> Result<(), OtaError> {
+        assert_eq!(offset as usize, self.body.len(), "in order");
+        self.body.extend_from_slice(data);
+        Ok(())
+    }
+}
+
+#[test]
+fn an_image_on_trial_leaves_app_alone_until_accepted_and_a_rolled_back_one_never_installs() {
+    let body = app_binary(28, 90_000);
+    let file = xz_ota_file("4.7.0", &body);
+    let mut flash = factory_flash();
+    stage(&mut flash, &file).unwrap();
+
+    // The boot stage unpacks the staged image to run it on trial; app and the record stay.
+    let mut unpacked = Unpacked::default();
+    let header = install::unpack_staged(
+        &mut flash,
+        &slots(),
+        &mut Memory::new().workspace(),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked.header, Some(header));
+    assert_eq!(header.version.as_str(), "4.7.0");
+    assert_eq!(unpacked.body, body);
+    assert_eq!(record_state(&mut flash), Some(RecordState::Staged));
+    let moved = pal::advance(
+        &mut flash,
+        &slots(),
+        RecordState::Staged,
+        RecordState::Trial,
+    );
+    assert_eq!(moved, Ok(true));
+    assert!(pal::awaits_confirmation(&mut flash, &slots()).unwrap());
+    // On trial, nothing installs, and nothing more unpacks.
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+    assert_eq!(app_version(&mut flash), "1.0.0");
+    assert_eq!(
+        install::unpack_staged(
+            &mut flash,
+            &slots(),
+            &mut Memory::new().workspace(),
+            &mut Unpacked::default()
+        ),
+        Err(OtaError::RecordMismatch)
+    );
+
+    // Its verdict and its deadline race: the first to move the record wins.
+    let mut rolled_back = flash_copy(&mut flash);
+    assert_eq!(
+        pal::advance(
+            &mut flash,
+            &slots(),
+            RecordState::Trial,
+            RecordState::Accepted
+        ),
+        Ok(true)
+    );
+    assert_eq!(
+        pal::advance(
+            &mut flash,
+            &slots(),
+            RecordState::Trial,
+            RecordState::RolledBack
+        ),
+        Ok(false)
+    );
+    assert!(!pal::awaits_confirmation(&mut flash, &slots()).unwrap());
+    // Accepted: the next start installs it and the record says committed, awaiting the
+    // cloud's verdict from the installed image.
+    assert!(matches!(
+        install(&mut flash),
+        Ok(InstallOutcome::Installed(h)) if h == header
+    ));
+    assert_eq!(app_version(&mut flash), "4.7.0");
+    assert_eq!(record_state(&mut flash), Some(RecordState::Committed));
+    assert!(pal::awaits_confirmation(&mut flash, &slots()).unwrap());
+    assert_eq!(install(&mut flash), Ok(InstallOutcome::NothingStaged));
+    assert_eq!(pal::rolled_back(&mut flash, &slots()), Ok(None));
+
+    // Rolled back: never installed, and its version is what the previous image reports.
+    assert_eq!(
+        pal::advance(
+            &mut rolled_back,
+            &slots(),
+            RecordState::Trial,
+            RecordState::RolledBack
+        ),
+        Ok(true)
+    );
+    assert_eq!(install(&mut rolled_back), Ok(InstallOutcome::NothingStaged));
+    assert_eq!(app_version(&mut rolled_back), "1.0.0");
+    assert!(!pal::awaits_confirmation(&mut rolled_back, &slots()).unwrap());
+    let lost = pal::rolled_back(&mut rolled_back, &slots()).unwrap();
+    assert_eq!(
+        lost.map(|v| v.as_str().to_owned()),
+        Some("4.7.0".to_owned())
+    );
+    // A step that is none is refused.
+    assert!(pal::advance(
+        &mut rolled_back,
+        &slots(),
+        RecordState::RolledBack,
+        RecordState::Accepted
+    )
+    .is_err());
+}
