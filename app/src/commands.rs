@@ -122,8 +122,8 @@ pub static TABLE: &[Command] = &[
     },
     Command {
         name: "ota",
-        usage: "[status] | verify <signature-base64> | activate",
-        help: "the image in app_ota: show it, check and stage it, restart into it",
+        usage: "[status] | verify <signature-base64> | activate | accept",
+        help: "the image in app_ota: show it, check and stage it, restart into it, accept its trial",
         run: ota::command,
     },
     Command {

@@ -89,6 +89,26 @@ pub(crate) fn rolled_back(platform: &Platform) -> Option<bsp::format::image::Ver
     pal::rolled_back(&mut *flash, &slots).ok().flatten()
 }
 
+/// Accepts the image on trial (its self-test passed, or the user says so): marks it accepted
+/// and restarts, and the boot stage installs it into `app`. `Ok(())` when no image is on trial.
+pub(crate) fn accept_trial(platform: &Platform) -> Result<(), String> {
+    let slots = slots(platform)?;
+    let mut flash = platform.flash.lock();
+    let accepted = pal::advance(
+        &mut *flash,
+        &slots,
+        RecordState::Trial,
+        RecordState::Accepted,
+    )
+    .map_err(|e| format!("marking the image accepted: {e}"))?;
+    drop(flash);
+    if accepted {
+        log::info!(target: "ota", "the image passed its trial: restarting to install it into app");
+        platform.reset.reset(ResetReason::Ota)
+    }
+    Ok(())
+}
+
 /// Where the running code came from, as the boot stage found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunningImage {

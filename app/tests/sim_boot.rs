@@ -24,11 +24,21 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The version of the firmware the tests update to (the sim under test is the crate's 0.1.0).
 const NEXT: &str = "0.2.0";
 
-/// The executable the sim's loader writes out for `flash`.
-fn app_executable(flash: &Path) -> PathBuf {
+/// The sim's state folder for `flash`.
+fn state_folder(flash: &Path) -> PathBuf {
     let mut state = flash.as_os_str().to_owned();
     state.push(".state");
-    PathBuf::from(state).join("app")
+    PathBuf::from(state)
+}
+
+/// The executable the sim's loader writes out for `flash` from `app`.
+fn app_executable(flash: &Path) -> PathBuf {
+    state_folder(flash).join("app")
+}
+
+/// The executable the sim's loader writes out for `flash` to run a staged image on trial.
+fn trial_executable(flash: &Path) -> PathBuf {
+    state_folder(flash).join("trial")
 }
 
 /// `app`'s body in the flash file, as long as `firmware`'s.
@@ -134,28 +144,35 @@ fn after_an_ota_the_new_executable_runs_across_a_reboot_and_a_power_cycle() {
     device.send(&format!("ota verify {good}"));
     device.expect(&format!("staged {NEXT}"), WAIT);
     device.send("ota activate");
-    device.expect(&format!("loader: installed {NEXT}"), WAIT);
-    device.expect(
-        &format!(
-            "not this executable (0.1.0): starting it ({})",
-            app_executable(&flash).display()
-        ),
-        WAIT,
+    // The new image runs on trial, from app_ota; app keeps what it held.
+    let trial = trial_executable(&flash);
+    let started = device.expect(&format!("on trial ({})", trial.display()), WAIT);
+    let len = firmware.body().len();
+    assert!(
+        started.contains(&format!("loader: starting {NEXT}, {len} bytes")),
+        "{started}"
     );
-    device.expect("(started from app)", WAIT);
+    device.expect(&format!("W800 AWS OTA firmware {NEXT} (board sim)"), WAIT);
+    device.expect(&banner_step("running on trial from app_ota", true), WAIT);
+    device.expect("boot reason 5 (ota)", WAIT);
+    device.expect(&format!("{NEXT} runs on trial; app keeps 0.1.0"), WAIT);
+    assert_ne!(app_body(&flash, &firmware), firmware.body());
+    // Accepted by hand (as a passed self-test does), it goes into app.
+    device.send("ota accept");
+    device.expect(&format!("loader: installed {NEXT}"), WAIT);
+    device.expect(&format!("loader: running app: {NEXT}"), WAIT);
     device.expect(&format!("W800 AWS OTA firmware {NEXT} (board sim)"), WAIT);
     device.expect(
         &banner_step("app version is the running version", true),
         WAIT,
     );
-    device.expect("boot reason 5 (ota)", WAIT);
     device.send("version");
     device.expect(&format!("firmware {NEXT} (board sim)"), WAIT);
     device.expect(&format!("app image ver {NEXT}"), WAIT);
     // The same process now executes the firmware app holds, not the one it started as.
     let running = process_executable(device.pid());
     assert_ne!(running, started_as);
-    assert_eq!(running, app_executable(&flash));
+    assert_eq!(running, trial);
     assert_eq!(std::fs::read(&running).unwrap(), firmware.body());
     assert_eq!(app_body(&flash, &firmware), firmware.body());
 
@@ -179,7 +196,7 @@ fn after_an_ota_the_new_executable_runs_across_a_reboot_and_a_power_cycle() {
         rebooted.contains("boot reason 4 (user reboot)"),
         "{rebooted}"
     );
-    assert_eq!(process_executable(device.pid()), app_executable(&flash));
+    assert_eq!(process_executable(device.pid()), trial);
     drop(device);
 
     // A power cycle of the 0.1.0 executable starts app's again, with no error said.

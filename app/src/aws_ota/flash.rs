@@ -172,21 +172,8 @@ impl ports::Platform for FlashPlatform {
     }
 
     fn commit_image(&mut self) {
-        let mut flash = self.platform.flash.lock();
-        let accepted = pal::advance(
-            &mut *flash,
-            &self.slots,
-            RecordState::Trial,
-            RecordState::Accepted,
-        );
-        drop(flash);
-        match accepted {
-            Ok(true) => {
-                log::info!(target: "ota", "the image passed its trial: restarting to install it into app");
-                self.platform.reset.reset(ResetReason::Ota)
-            }
-            Ok(false) => {}
-            Err(e) => log::error!(target: "ota", "marking the image accepted: {e}"),
+        if let Err(e) = crate::ota::accept_trial(self.platform) {
+            log::error!(target: "ota", "{e}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! `ota`: the OTA partitions' state, and the local apply of a file in `app_ota` (check and
-//! stage it, restart into it) over the platform layer (`bsp::ota`, `crate::ota`).
+//! stage it, restart into it, accept it after its trial) over the platform layer (`bsp::ota`,
+//! `crate::ota`).
 
 use crate::ota::{slots, CodeSigning, DecoderMemory, SIGNATURE_MAX};
 use crate::shell::command::{CommandError, CommandResult, Context};
@@ -14,7 +15,7 @@ use bsp::ota::OtaError;
 use net::digest::Sha256;
 use ota_agent::base64;
 
-/// `ota [status] | verify <signature> | activate`.
+/// `ota [status] | verify <signature> | activate | accept`.
 pub fn command(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
     match args {
         [] | ["status"] => {
@@ -24,6 +25,7 @@ pub fn command(ctx: &mut Context<'_>, args: &[&str]) -> CommandResult {
         ["abort"] => super::aws_ota::abort(ctx),
         ["verify", signature] => verify(ctx, signature),
         ["activate"] => activate(ctx),
+        ["accept"] => accept(ctx),
         _ => Err(CommandError::Usage),
     }
 }
@@ -107,6 +109,12 @@ fn verify(ctx: &mut Context<'_>, signature: &str) -> CommandResult {
         kernel::now_ms() - started
     )?;
     Ok(())
+}
+
+/// Accepts the image on trial by hand (as its passed self-test does): it goes into `app`.
+fn accept(ctx: &mut Context<'_>) -> CommandResult {
+    crate::ota::accept_trial(ctx.platform).map_err(failed)?;
+    Err(failed("no image is on trial"))
 }
 
 /// Restarts into the staged image.
