@@ -958,7 +958,7 @@ fn fault_case(lab: &Lab, name: &str, fault: Fault, image: &Path, trace: Option<&
                 }
                 // The image passed its trial: the restart installs it, and it reports.
                 Phase::Trial | Phase::Install => {
-                    sim.expect("installed 0.2.0", JOB_WAIT);
+                    sim.expect("W800 AWS OTA firmware 0.2.0", JOB_WAIT);
                     rejoin_for_self_test(&mut sim);
                 }
             }

@@ -16,6 +16,25 @@
 #ifndef W800_MBEDTLS_TARGET_CONFIG_H
 #define W800_MBEDTLS_TARGET_CONFIG_H
 
+/* mbedTLS allocates through w800_tls_calloc / w800_tls_free (the FreeRTOS heap, net/src/tls.rs),
+ * not the C library's malloc, which is unsafe to call from tasks of the FreeRTOS POSIX port. */
+#define MBEDTLS_PLATFORM_C
+#define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_PLATFORM_CALLOC_MACRO w800_tls_calloc
+#define MBEDTLS_PLATFORM_FREE_MACRO w800_tls_free
+
+/* ECDSA signatures are deterministic (RFC 6979): the device key's nonces never depend on the
+ * random source. */
+#define MBEDTLS_ECDSA_DETERMINISTIC
+
+/* Records we send are at most 4 KB (our largest is the client's certificate chain); received
+ * ones stay 16 KB, as servers without max_fragment_length send them (docs/ram.md). */
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
+
+/* AES's tables are constants in flash, not built in RAM at start: 8.5 KB of RAM less
+ * (docs/ram.md). */
+#define MBEDTLS_AES_ROM_TABLES
+
 /* Key exchanges other than ECDHE, and what only they need. */
 #undef MBEDTLS_KEY_EXCHANGE_PSK_ENABLED
 #undef MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED
