@@ -70,6 +70,11 @@ fn join(sim: &mut Session) -> String {
 fn update(device: &mut Device) {
     let sim = &mut device.sim;
     sim.expect("self_test ready accepted: activating", UPDATE);
+    // On trial first, then, once its self-test passed, installed into app, where it reports.
+    sim.expect("0.2.0 runs on trial", STEP);
+    join(sim);
+    sim.expect("aws_ota: the new image awaits its self-test", STEP);
+    sim.expect("self-test passed: 0.2.0 replaced 0.1.0", STEP);
     sim.expect("installed 0.2.0", STEP);
     sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
     join(sim);

@@ -1,8 +1,8 @@
 //! OTA on the sim without a network: an `_ota.img` written into the flash file's `app_ota`
 //! (as QEMU's loader puts it there), checked and staged by `ota verify` with an ECDSA
-//! signature from the test PKI, installed into `app` by the sim's loader after `ota activate`
-//! (as the W800's bootloader does). The image is a real sim firmware of the next version, which
-//! the loader then runs (docs/sim-boot.md; what runs is tested in sim_boot.rs). A refused file
+//! signature from the test PKI, run on trial by the sim's loader after `ota activate`, and
+//! installed into `app` after `ota accept` (as the W800's bootloader installs, without the
+//! trial). The image is a real sim firmware of the next version, which the loader then runs (docs/sim-boot.md; what runs is tested in sim_boot.rs). A refused file
 //! must not keep a valid vendor header at the start of `app_ota`, where the W800's bootloader
 //! would find it.
 
@@ -90,8 +90,16 @@ fn a_signed_image_is_staged_then_installed_by_the_loader() {
         "staged with its header"
     );
     device.send("ota activate");
+    // The loader runs it on trial; accepted by hand, it goes into app.
+    device.expect("loader: starting 0.2.0", WAIT);
+    device.expect("W800 AWS OTA firmware 0.2.0 (board sim)", WAIT);
+    device.expect("boot reason 5 (ota)", WAIT);
+    device.expect("0.2.0 runs on trial; app keeps 0.1.0", WAIT);
+    device.send("ota");
+    device.expect("record:  on trial", WAIT);
+    device.send("ota accept");
     device.expect(
-        "loader: installing the staged image from app_ota into app",
+        "loader: installing the image the cloud accepted from app_ota into app",
         WAIT,
     );
     device.expect(
@@ -99,11 +107,10 @@ fn a_signed_image_is_staged_then_installed_by_the_loader() {
         WAIT,
     );
     device.expect("W800 AWS OTA firmware 0.2.0 (board sim)", WAIT);
-    device.expect("boot reason 5 (ota)", WAIT);
     device.expect("app image ver 0.2.0", WAIT);
     device.send("ota");
     device.expect("app:     0.2.0", WAIT);
-    device.expect("record:  installed", WAIT);
+    device.expect("record:  committed", WAIT);
     drop(device);
 
     let mut installed = vec![0u8; img.len() - 64];
