@@ -402,6 +402,18 @@ fn execution(job: &str, status: &str, version: u64, details: &str, doc: &str) ->
     )
 }
 
+/// `job-1` as `start-next` gives it after the restart for its update: `IN_PROGRESS`, its
+/// `self_test` ready, `updatedBy` 0.9.3, its document for `file` at `url`.
+fn in_self_test(file: &[u8], url: &str) -> String {
+    execution(
+        "job-1",
+        "IN_PROGRESS",
+        9,
+        r#"{"self_test":"ready","updatedBy":"0.9.3"}"#,
+        &document(file, url, r#""HTTP""#, None),
+    )
+}
+
 fn no_execution() -> String {
     r#"{"timestamp":1739165800}"#.to_string()
 }
@@ -692,16 +704,7 @@ fn v1_to_v2_with_blocks_out_of_order_a_resume_and_the_self_test() {
     assert_eq!(platform.running, "0.9.4");
     let mut h = Harness::with(config(), platform);
     h.send(Event::Start);
-    h.message(
-        "start-next/accepted",
-        &execution(
-            "job-1",
-            "IN_PROGRESS",
-            9,
-            r#"{"self_test":"ready","updatedBy":"0.9.3"}"#,
-            &document(&file, URL2, r#""HTTP""#, None),
-        ),
-    );
+    h.message("start-next/accepted", &in_self_test(&file, URL2));
     assert_eq!(h.state(), State::WaitingForJob);
     assert!(h.downloads().is_empty(), "the file is not downloaded again");
     let done = h.last_update("job-1");
@@ -1655,16 +1658,7 @@ fn the_self_test_verdict_is_confirmed_to_the_platform_once_accepted() {
     let file = v2();
     let mut h = Harness::with(config(), FakePlatform::new("0.9.4"));
     h.send(Event::Start);
-    h.message(
-        "start-next/accepted",
-        &execution(
-            "job-1",
-            "IN_PROGRESS",
-            9,
-            r#"{"self_test":"ready","updatedBy":"0.9.3"}"#,
-            &document(&file, URL, r#""HTTP""#, None),
-        ),
-    );
+    h.message("start-next/accepted", &in_self_test(&file, URL));
     assert_eq!(
         h.agent.platform().commits,
         1,
@@ -1686,16 +1680,7 @@ fn an_update_that_was_rolled_back_fails_its_self_test_with_the_version_it_lost()
     platform.rolled_back = Version::new("0.9.4");
     let mut h = Harness::with(config(), platform);
     h.send(Event::Start);
-    h.message(
-        "start-next/accepted",
-        &execution(
-            "job-1",
-            "IN_PROGRESS",
-            9,
-            r#"{"self_test":"ready","updatedBy":"0.9.3"}"#,
-            &document(&file, URL, r#""HTTP""#, None),
-        ),
-    );
+    h.message("start-next/accepted", &in_self_test(&file, URL));
     let report = h.last_update("job-1");
     assert_eq!(field(&report.payload, "status"), Some("FAILED"));
     assert_eq!(
