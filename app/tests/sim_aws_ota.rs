@@ -423,8 +423,7 @@ fn a_cut_download_resumes_and_an_expired_url_is_refreshed() {
     let mut sim = lab.sim(&flash, &[]);
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    sim.expect("installed 0.2.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    expect_trial(&mut sim);
     assert_eq!(lab.wait_for_end("resume", &mut sim).0, "SUCCEEDED");
     let requests = lab.requests("resume");
     let starts: Vec<u64> = requests
@@ -481,8 +480,7 @@ fn power_cut_mid_download_goes_on_from_the_flash_after_the_restart() {
         "{resumed}"
     );
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    sim.expect("installed 0.2.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    expect_trial(&mut sim);
     assert_eq!(lab.wait_for_end("cut", &mut sim).0, "SUCCEEDED");
     // Two requests: from the start, then from where the flash stopped.
     let ranges: Vec<String> = lab.requests("cut").into_iter().map(|(_, r)| r).collect();
@@ -603,8 +601,7 @@ fn a_canceled_job_is_aborted_and_the_next_one_runs() {
     lab.cloud(&["cancel-job", "canceled", "--force"]);
     assert_eq!(lab.wait_for_end("canceled", &mut sim).0, "CANCELED");
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    sim.expect("installed 0.2.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    expect_trial(&mut sim);
     assert_eq!(lab.wait_for_end("next", &mut sim).0, "SUCCEEDED");
 }
 
@@ -635,8 +632,7 @@ fn an_rsa_device_key_and_a_separate_https_trust_anchor_work() {
     let mut sim = lab.sim(&flash, &["--cert", &cert, "--key", &key, "--https-ca", &ca]);
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    sim.expect("installed 0.2.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    expect_trial(&mut sim);
     assert_eq!(lab.wait_for_end("rsa-2", &mut sim).0, "SUCCEEDED");
 }
 
@@ -695,8 +691,7 @@ fn a_presigned_url_of_2000_bytes_downloads_and_the_update_succeeds() {
     let mut sim = lab.sim(&flash, &[]);
     start_agent(&mut sim);
     sim.expect("self_test ready accepted: activating", JOB_WAIT);
-    sim.expect("W800 AWS OTA firmware 0.2.0", STEP);
-    rejoin_for_self_test(&mut sim);
+    expect_trial(&mut sim);
     assert_eq!(lab.wait_for_end("long-url", &mut sim).0, "SUCCEEDED");
     // What the device fetched: the whole URL, scheme and host included, near 2,000 bytes.
     let targets = lab.request_fields("long-url", &["target_bytes="]);
