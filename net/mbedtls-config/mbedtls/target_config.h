@@ -12,6 +12,10 @@
  * the executable must fit the `app` partition (docs/sim-boot.md). The list follows
  * include/mbedtls/config.h of mbedTLS 2.28 (https://github.com/Mbed-TLS/mbedtls/blob/
  * mbedtls-2.28/include/mbedtls/config.h).
+ *
+ * Cargo does not see this file change: after an edit, remove the build of mbedtls-sys-auto
+ * (`target/<triple>/<profile>/build/mbedtls-sys-auto-*` and its `.fingerprint` entry) so that
+ * the library and its bindings are made again. A fresh clone always builds them with it.
  */
 #ifndef W800_MBEDTLS_TARGET_CONFIG_H
 #define W800_MBEDTLS_TARGET_CONFIG_H
