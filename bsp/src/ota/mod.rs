@@ -241,5 +241,6 @@ impl fmt::Display for OtaError {
 #[cfg(feature = "std")]
 impl std::error::Error for OtaError {}
 
+/// Also lends its file-making helpers to the sim loader's tests.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

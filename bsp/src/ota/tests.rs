@@ -75,7 +75,7 @@ fn ota_file(version: &str, mut body: Vec<u8>, compress: CompressType) -> Vec<u8>
     file
 }
 
-fn xz_ota_file(version: &str, body: &[u8]) -> Vec<u8> {
+pub(crate) fn xz_ota_file(version: &str, body: &[u8]) -> Vec<u8> {
     ota_file(version, xz(&app_image(version, body)), CompressType::Xz)
 }
 
@@ -156,7 +156,7 @@ fn close(
     )
 }
 
-fn stage(flash: &mut impl Flash, file: &[u8]) -> Result<pal::StagedImage, OtaError> {
+pub(crate) fn stage(flash: &mut impl Flash, file: &[u8]) -> Result<pal::StagedImage, OtaError> {
     let incoming = receive(flash, file);
     close(flash, incoming, &sign(file))
 }

@@ -923,6 +923,122 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    fn record_state(flash: &mut dyn Flash) -> Option<RecordState> {
+        let slots = read_slots(flash).unwrap();
+        pal::record(flash, &slots)
+            .unwrap()
+            .map(|record| record.state)
+    }
+
+    /// A factory flash with `in_app` in `app` and, staged in `app_ota`, an image of 2.0.0
+    /// whose body is `staged`.
+    fn flash_with_staged(in_app: &Executable, staged: &Path) -> SimulatedNor<RamStore<Vec<u8>>> {
+        let mut flash = flash_with(in_app);
+        let body = std::fs::read(staged).unwrap();
+        let file = crate::ota::tests::xz_ota_file("2.0.0", &body);
+        crate::ota::tests::stage(&mut flash, &file).unwrap();
+        flash
+    }
+
+    #[test]
+    fn a_staged_image_runs_on_trial_and_a_start_that_finds_the_trial_open_rolls_it_back() {
+        let dir = temp_dir("trial");
+        let in_app = executable(&dir, "in-app", 3000, true);
+        executable(&dir, "new", 5000, true);
+        let mut flash = flash_with_staged(&in_app, &dir.join("new"));
+        let state = dir.join("state");
+
+        // The start after staging: written out and started on trial; app is left alone.
+        let (start, notes) = boot_with(&mut flash, &state, &in_app, StartedFrom::Elsewhere);
+        let trial = state.join(TRIAL_EXECUTABLE);
+        assert_eq!(start, Start::Trial(trial.clone()), "{notes:?}");
+        assert!(
+            said(&notes, NoteLevel::Info, "starting 2.0.0, 5000 bytes"),
+            "{notes:?}"
+        );
+        assert_eq!(
+            std::fs::read(&trial).unwrap(),
+            std::fs::read(dir.join("new")).unwrap()
+        );
+        assert_eq!(record_state(&mut flash), Some(RecordState::Trial));
+        let slots = read_slots(&mut flash).unwrap();
+        assert!(install::check_app(&mut flash, &slots).is_ok());
+
+        // Started from there, it runs on.
+        let running = Executable::at(&trial).unwrap();
+        let (start, notes) = boot_with(&mut flash, &state, &running, StartedFrom::Trial);
+        assert_eq!(start, Start::Running);
+        assert!(said(&notes, NoteLevel::Info, "on trial"), "{notes:?}");
+
+        // Any other start ends the trial: rolled back, and app's executable runs.
+        let (start, notes) = boot_with(&mut flash, &state, &running, StartedFrom::Elsewhere);
+        assert!(
+            said(&notes, NoteLevel::Warn, "rolled back to app"),
+            "{notes:?}"
+        );
+        assert_eq!(record_state(&mut flash), Some(RecordState::RolledBack));
+        assert_eq!(start, Start::App(state.join(APP_EXECUTABLE)), "{notes:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_accepted_trial_is_installed_and_runs_from_app() {
+        let dir = temp_dir("accepted");
+        let in_app = executable(&dir, "in-app", 3000, true);
+        executable(&dir, "new", 5000, true);
+        let mut flash = flash_with_staged(&in_app, &dir.join("new"));
+        let state = dir.join("state");
+        let (start, _) = boot_with(&mut flash, &state, &in_app, StartedFrom::Elsewhere);
+        let Start::Trial(trial) = start else {
+            panic!("not on trial: {start:?}");
+        };
+        let slots = read_slots(&mut flash).unwrap();
+        let accepted = pal::advance(
+            &mut flash,
+            &slots,
+            RecordState::Trial,
+            RecordState::Accepted,
+        );
+        assert_eq!(accepted, Ok(true));
+
+        // The trial's restart: the image goes into app, which then holds the running executable.
+        let running = Executable::at(&trial).unwrap();
+        let (start, notes) = boot_with(&mut flash, &state, &running, StartedFrom::Elsewhere);
+        assert!(
+            said(&notes, NoteLevel::Info, "installed 2.0.0"),
+            "{notes:?}"
+        );
+        assert!(
+            said(&notes, NoteLevel::Info, "running app: 2.0.0"),
+            "{notes:?}"
+        );
+        assert_eq!(start, Start::Running);
+        assert_eq!(record_state(&mut flash), Some(RecordState::Committed));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_staged_image_that_is_no_executable_is_rejected_and_app_runs() {
+        let dir = temp_dir("trial-not-elf");
+        let in_app = executable(&dir, "in-app", 3000, true);
+        executable(&dir, "new", 5000, false);
+        let mut flash = flash_with_staged(&in_app, &dir.join("new"));
+        let state = dir.join("state");
+        let (start, notes) = boot_with(&mut flash, &state, &in_app, StartedFrom::Elsewhere);
+        assert_eq!(start, Start::Running, "{notes:?}");
+        assert!(
+            said(
+                &notes,
+                NoteLevel::Error,
+                "is not an i386 Linux executable: app keeps its image"
+            ),
+            "{notes:?}"
+        );
+        assert_eq!(record_state(&mut flash), Some(RecordState::Rejected));
+        assert!(!state.join(TRIAL_EXECUTABLE).exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn only_32_bit_little_endian_i386_elf_files_are_executables() {
         let mut header = [0u8; ELF_HEADER_START];
