@@ -27,7 +27,8 @@ fn step(out: &mut impl Write, what: &str, ok: bool) {
 
 fn init(platform: &'static Platform) {
     logger::init(platform);
-    // What a bootloader would do before the app: an image staged in app_ota goes into app.
+    // What a bootloader would do before the app: an image staged in app_ota goes into app
+    // (where the firmware installs); an image on trial gets its self-test's deadline.
     let image = ota::boot_stage(platform);
     let mut out = platform.out();
     let mut title = heapless::String::<BOX_INNER>::new();

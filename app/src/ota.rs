@@ -92,18 +92,29 @@ pub(crate) fn rolled_back(platform: &Platform) -> Option<bsp::format::image::Ver
 /// Accepts the image on trial (its self-test passed, or the user says so): marks it accepted
 /// and restarts, and the boot stage installs it into `app`. `Ok(())` when no image is on trial.
 pub(crate) fn accept_trial(platform: &Platform) -> Result<(), String> {
+    end_trial(
+        platform,
+        RecordState::Accepted,
+        "the image passed its trial: restarting to install it into app",
+    )
+}
+
+/// Ends the trial of the running image, if it is still on trial: marks the record `to`
+/// (accepted or rolled back), says `why` and restarts, so that the boot stage installs it or
+/// runs the previous image. Of two that race to end it (the verdict and the deadline), the
+/// first moves the record and restarts; the other finds nothing on trial and returns `Ok`.
+pub(crate) fn end_trial(platform: &Platform, to: RecordState, why: &str) -> Result<(), String> {
     let slots = slots(platform)?;
     let mut flash = platform.flash.lock();
-    let accepted = pal::advance(
-        &mut *flash,
-        &slots,
-        RecordState::Trial,
-        RecordState::Accepted,
-    )
-    .map_err(|e| format!("marking the image accepted: {e}"))?;
+    let ended = pal::advance(&mut *flash, &slots, RecordState::Trial, to)
+        .map_err(|e| format!("marking the image {to}: {e}"))?;
     drop(flash);
-    if accepted {
-        log::info!(target: "ota", "the image passed its trial: restarting to install it into app");
+    if ended {
+        if to == RecordState::Accepted {
+            log::info!(target: "ota", "{why}");
+        } else {
+            log::warn!(target: "ota", "{why}");
+        }
         platform.reset.reset(ResetReason::Ota)
     }
     Ok(())
@@ -134,7 +145,7 @@ pub fn boot_stage(platform: &'static Platform) -> RunningImage {
         if let Ok(Some(record)) = record {
             log::info!(target: "ota", "app_ota image is {}", record.state);
             if record.state == RecordState::Trial {
-                arm_self_test_deadline(platform, slots);
+                arm_self_test_deadline(platform);
                 return RunningImage::Trial;
             }
         }
@@ -198,7 +209,7 @@ pub fn boot_stage(platform: &'static Platform) -> RunningImage {
 /// Arms the deadline of the self-test of the image on trial: when it passes with the trial
 /// still open (no verdict accepted), the image marks itself rolled back and restarts, and the
 /// boot stage then runs the previous image, which reports the job `FAILED`.
-fn arm_self_test_deadline(platform: &'static Platform, slots: Slots) {
+fn arm_self_test_deadline(platform: &'static Platform) {
     let seconds = OtaSettings::parse(platform.ota.settings)
         .map(|settings| settings.self_test_deadline_s)
         .unwrap_or(SELF_TEST_DEADLINE_S);
@@ -207,24 +218,9 @@ fn arm_self_test_deadline(platform: &'static Platform, slots: Slots) {
         "on trial: the cloud must accept this image's self-test within {seconds} s, or it rolls back"
     );
     let expired = move || {
-        let mut flash = platform.flash.lock();
-        let ended = pal::advance(
-            &mut *flash,
-            &slots,
-            RecordState::Trial,
-            RecordState::RolledBack,
-        );
-        drop(flash);
-        match ended {
-            Ok(true) => {
-                log::error!(
-                    target: "ota",
-                    "the self-test had no accepted verdict within {seconds} s: rolling back"
-                );
-                platform.reset.reset(ResetReason::Ota)
-            }
-            Ok(false) => {}
-            Err(e) => log::error!(target: "ota", "ending the trial: {e}"),
+        let why = format!("the self-test had no accepted verdict within {seconds} s: rolling back");
+        if let Err(e) = end_trial(platform, RecordState::RolledBack, &why) {
+            log::error!(target: "ota", "{e}");
         }
     };
     let armed = Timer::new(

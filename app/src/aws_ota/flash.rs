@@ -190,19 +190,10 @@ impl ports::Platform for FlashPlatform {
                 }
             }
             (RecordState::Trial, false) => {
-                let rolled_back = pal::advance(
-                    &mut *flash,
-                    &self.slots,
-                    RecordState::Trial,
-                    RecordState::RolledBack,
-                );
                 drop(flash);
-                match rolled_back {
-                    Ok(_) => {
-                        log::info!(target: "ota", "this image failed its self-test: restarting into the previous one");
-                        self.platform.reset.reset(ResetReason::Ota)
-                    }
-                    Err(e) => log::error!(target: "ota", "marking the image rolled back: {e}"),
+                let why = "this image failed its self-test: restarting into the previous one";
+                if let Err(e) = crate::ota::end_trial(self.platform, RecordState::RolledBack, why) {
+                    log::error!(target: "ota", "{e}");
                 }
             }
             // The cloud has the verdict on an image that went into app after its trial, or
@@ -223,20 +214,13 @@ impl ports::Platform for FlashPlatform {
     }
 
     fn forget_file(&mut self) {
-        let mut flash = self.platform.flash.lock();
         // An image on trial whose job ended (canceled, timed out) is not kept: the previous
         // image comes back.
-        let trial = pal::advance(
-            &mut *flash,
-            &self.slots,
-            RecordState::Trial,
-            RecordState::RolledBack,
-        );
-        if matches!(trial, Ok(true)) {
-            drop(flash);
-            log::warn!(target: "ota", "no job is under way for this image on trial: restarting into the previous one");
-            self.platform.reset.reset(ResetReason::Ota)
+        let why = "no job is under way for this image on trial: restarting into the previous one";
+        if let Err(e) = crate::ota::end_trial(self.platform, RecordState::RolledBack, why) {
+            log::error!(target: "ota", "{e}");
         }
+        let mut flash = self.platform.flash.lock();
         let pending = pal::pending_download(&mut *flash, &self.slots);
         let installed = pal::awaits_confirmation(&mut *flash, &self.slots);
         let refused = pal::rolled_back(&mut *flash, &self.slots);
