@@ -475,6 +475,22 @@ fn write_out_trial(
         .mode(0o755)
         .open(&tmp)
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let written = unpack_into(flash, slots, file).and_then(|image| {
+        std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+        Ok(image)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Unpacks the staged image's body into `file`; its header, or why it cannot run.
+fn unpack_into(
+    flash: &mut dyn Flash,
+    slots: &Slots,
+    file: std::fs::File,
+) -> Result<ImageHeaderRepr, String> {
     let mut sink = TrialFile {
         file,
         failed: None,
@@ -489,19 +505,16 @@ fn write_out_trial(
     };
     let unpacked = install::unpack_staged(flash, slots, &mut workspace, &mut sink);
     if let Some(e) = sink.failed.take() {
-        return Err(format!("writing {}: {e}", tmp.display()));
+        return Err(format!("writing the trial's executable: {e}"));
     }
     let image = unpacked.map_err(|e| e.to_string())?;
     if !is_i386_linux_executable(&sink.start) {
-        let _ = std::fs::remove_file(&tmp);
         return Err(format!(
             "{} is not an i386 Linux executable",
             describe(&image)
         ));
     }
     sink.file.sync_all().map_err(|e| e.to_string())?;
-    drop(sink);
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
     Ok(image)
 }
 
@@ -1035,7 +1048,9 @@ mod tests {
             "{notes:?}"
         );
         assert_eq!(record_state(&mut flash), Some(RecordState::Rejected));
+        // Nothing of it is left in the state folder, under either name.
         assert!(!state.join(TRIAL_EXECUTABLE).exists());
+        assert!(!state.join(format!("{TRIAL_EXECUTABLE}.new")).exists());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
