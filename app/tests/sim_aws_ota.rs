@@ -296,20 +296,27 @@ fn an_image_whose_code_cannot_run_is_rejected_and_v1_reports_the_job_failed() {
     sim.expect("is not an i386 Linux executable: app keeps its image", STEP);
     sim.expect("W800 AWS OTA firmware 0.1.0", STEP);
     sim.expect("app image ver 0.1.0", STEP);
-    join(&mut sim);
+    v1_reports_the_rollback(&lab, "no-code", &mut sim);
+}
+
+/// 0.1.0, running again after 0.2.0 did not become the running image, joins the network and
+/// reports `job` `FAILED` with the rollback as its reason; then app_ota keeps nothing of it.
+fn v1_reports_the_rollback(lab: &Lab, job: &str, sim: &mut Session) {
+    join(sim);
     sim.expect(
         "aws_ota: the update to 0.2.0 did not become the running image: reporting it",
         STEP,
     );
     sim.expect("self-test failed", STEP);
-    let (status, reason) = lab.wait_for_end("no-code", &mut sim);
-    assert_eq!(status, "FAILED", "{reason}");
     assert_eq!(
-        reason,
-        "self-test: rolled back: 0.2.0 did not become the running image, 0.1.0 runs"
+        lab.wait_for_end(job, sim),
+        (
+            "FAILED".to_owned(),
+            "self-test: rolled back: 0.2.0 did not become the running image, 0.1.0 runs".to_owned()
+        )
     );
-    // The cloud has the verdict: app_ota keeps nothing of the update.
     sim.send("ota status");
+    sim.expect("app:     0.1.0", STEP);
     sim.expect("record:  none", STEP);
 }
 
@@ -348,21 +355,7 @@ fn an_image_that_cannot_reach_the_cloud_within_its_deadline_rolls_back_and_v1_re
         broker.join().unwrap();
     });
     // 0.1.0 reports the job once it is on the network again.
-    join(&mut sim);
-    sim.expect(
-        "aws_ota: the update to 0.2.0 did not become the running image: reporting it",
-        STEP,
-    );
-    assert_eq!(
-        lab.wait_for_end("deadline", &mut sim),
-        (
-            "FAILED".to_owned(),
-            "self-test: rolled back: 0.2.0 did not become the running image, 0.1.0 runs".to_owned()
-        )
-    );
-    sim.send("ota status");
-    sim.expect("app:     0.1.0", STEP);
-    sim.expect("record:  none", STEP);
+    v1_reports_the_rollback(&lab, "deadline", &mut sim);
 }
 
 #[test]
